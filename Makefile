@@ -1,0 +1,24 @@
+# The targets CI and developers share. `make test` is the README's test command.
+GO ?= go
+PKGS ?= ./...
+
+.PHONY: test test-short vet fuzz-smoke bench bench-quick
+
+# Whole suite with the race detector, then each fuzz target for a short budget.
+test: vet
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+	$(MAKE) fuzz-smoke
+
+vet:
+	$(GO) vet $(PKGS)
+
+# Every Fuzz* target runs for FUZZTIME; the committed corpus runs in `go test` anyway.
+FUZZTIME ?= 10s
+fuzz-smoke:
+	@./.ci/fuzz-all.sh $(FUZZTIME)
+
+bench:
+	$(GO) run ./bench
+
+bench-quick:
+	$(GO) run ./bench -quick
