@@ -42,3 +42,6 @@ func (c *SegmentChecksum) Value() uint32 { return c.crc }
 
 // Reset starts a new segment.
 func (c *SegmentChecksum) Reset() { c.crc = 0 }
+
+// SegmentChecksumFrom resumes a checksum from a Value saved in a checkpoint.
+func SegmentChecksumFrom(v uint32) SegmentChecksum { return SegmentChecksum{crc: v} }
