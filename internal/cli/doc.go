@@ -1,0 +1,45 @@
+// Package cli holds the commands of the rialto binary. cmd/rialto only
+// wires a signal-cancelled context and the process's streams into Main.
+//
+// # Contract
+//
+// The command tree follows issue 8's contract: every command finds the
+// cluster with the global --controller URL (default
+// http://127.0.0.1:7070, or $RIALTO_CONTROLLER), prints with --output
+// text|json, has --help with examples, and on failure exits non-zero with
+// exactly one line "rialto: <reason>" on stderr: 2 for usage errors
+// (unknown command or flag, bad flag value), 1 for everything else.
+// Results go to stdout, logs (log/slog, --log-level) to stderr.
+//
+// # Adding a command
+//
+//  1. In a new file write func newXCmd(app *App) *cobra.Command with RunE
+//     (never Run, never os.Exit, never print the error yourself). Take the
+//     context from cmd.Context(): it is cancelled on SIGINT/SIGTERM, and a
+//     long-running command returns nil when it is.
+//  2. Register it in NewRoot. A command that only groups others (store,
+//     write, read, version, replay, topic) is made with newGroup, which
+//     turns an unknown subcommand into a one-line usage error.
+//  3. Put the flags into a Config struct with EnsureDefaults and a Validate
+//     that reports every problem at once, wrapped with usageErrorf (see
+//     DevConfig). Don't use MarkFlagRequired: its error is not a usage
+//     error. Repeated flags (--add FIELD=JSON ...) are StringArray, never
+//     StringSlice, which would split JSON on its commas.
+//  4. Print results with app.Print(text, value): text for --output text,
+//     value as one JSON object per line for --output json.
+//  5. Give the command an Example and test it in-process through Main with
+//     buffers for stdout and stderr (see dev_test.go).
+//
+// # rialto dev
+//
+// For now dev runs one embedded Kafka broker per region (package
+// embedkafka), each with its own data directory, prints their endpoints and
+// then the line "ready". The controller and the servers are not part of
+// this build yet, and dev says so. Data directory layout:
+//
+//	<data-dir>/region-<N>/kafka   the embedded broker of region N (1-based)
+//
+// The default data directory is $XDG_DATA_HOME/rialto/dev, or
+// ~/.local/share/rialto/dev without XDG_DATA_HOME, or ./rialto-data without
+// a home directory: it survives restarts and stays out of the repository.
+package cli
