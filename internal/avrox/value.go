@@ -325,7 +325,7 @@ func encodePrimitive(dst []byte, t avro.Type, v any, m mode) ([]byte, error) {
 			return dst, err
 		}
 		if !ok {
-			return dst, valueErr("want %s, got %s %v", t, typeName(v), v)
+			return dst, valueErr("want %s, got %s", t, typeName(v))
 		}
 		if t == avro.Int && (i < math.MinInt32 || i > math.MaxInt32) {
 			return dst, valueErr("%d overflows int", i)
