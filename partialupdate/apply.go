@@ -37,8 +37,8 @@ type Applier struct {
 }
 
 type fieldMap struct {
-	toUpdate []int           // per target field: update field index or -1
-	fields   []mappedField   // per update field
+	toUpdate []int         // per target field: update field index or -1
+	fields   []mappedField // per update field
 }
 
 // mappedField says how one update field lands in the target.
