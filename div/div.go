@@ -30,6 +30,9 @@ func (v Verdict) String() string {
 	return fmt.Sprintf("verdict(%d)", v)
 }
 
+// NumVerdicts is how many verdicts there are.
+const NumVerdicts = 5
+
 // Verdicts lists every verdict, for metrics labels.
 func Verdicts() []Verdict { return []Verdict{OK, Duplicate, Missing, Corrupt, Unregistered} }
 

@@ -1,0 +1,318 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rialtodb/rialto/internal/wire"
+	"github.com/rialtodb/rialto/server/storage"
+)
+
+// Config configures a server. Zero values take the defaults EnsureDefaults
+// states; Validate reports every problem at once.
+type Config struct {
+	// Brokers are the seed brokers of this region's Kafka cluster.
+	Brokers []string `json:"brokers"`
+	// DataDir holds the Pebble database.
+	DataDir string `json:"dataDir"`
+	// CacheSize is Pebble's block cache in bytes. Default 64 MiB.
+	CacheSize int64 `json:"cacheSize"`
+	// CompactionLag is the version topics' min.compaction.lag.ms: gaps in
+	// version-topic records older than this are compaction's, not losses.
+	// Default 24h, which is what the controller sets on version topics.
+	CompactionLag time.Duration `json:"compactionLag"`
+	// MaxPollRecords bounds one ingestion batch. Default 10 000.
+	MaxPollRecords int `json:"maxPollRecords"`
+	// KafkaOpts are extra franz-go options (TLS, SASL, …).
+	KafkaOpts []kgo.Opt `json:"-"`
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger `json:"-"`
+}
+
+// EnsureDefaults fills in zero fields.
+func (c *Config) EnsureDefaults() {
+	if c.CacheSize == 0 {
+		c.CacheSize = 64 << 20
+	}
+	if c.CompactionLag == 0 {
+		c.CompactionLag = 24 * time.Hour
+	}
+	if c.MaxPollRecords == 0 {
+		c.MaxPollRecords = 10_000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports every problem with the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("brokers: at least one seed broker is required"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("dataDir: required"))
+	}
+	if c.CacheSize < 0 {
+		errs = append(errs, fmt.Errorf("cacheSize: %d is negative", c.CacheSize))
+	}
+	if c.CompactionLag < 0 {
+		errs = append(errs, fmt.Errorf("compactionLag: %s is negative", c.CompactionLag))
+	}
+	if c.MaxPollRecords < 0 {
+		errs = append(errs, fmt.Errorf("maxPollRecords: %d is negative", c.MaxPollRecords))
+	}
+	return errors.Join(errs...)
+}
+
+// Server is a storage node: it ingests the version partitions it hosts and
+// serves reads from them.
+type Server struct {
+	cfg Config
+	db  *storage.DB
+	vt  *kgo.Client
+	in  *ingester
+	log *slog.Logger
+
+	mu       sync.RWMutex
+	versions map[versionKey]*hostedVersion
+
+	runOnce sync.Once
+	cancel  context.CancelFunc
+	done    chan struct{}
+	closed  bool
+}
+
+type versionKey struct {
+	store   string
+	version int32
+}
+
+// VersionSpec describes a version a server hosts partitions of.
+type VersionSpec struct {
+	Store      string
+	Version    int32
+	Topic      string // the version topic, "<store>_v<N>"
+	Partitions int32  // the version's partition count
+}
+
+type hostedVersion struct {
+	spec  VersionSpec
+	parts map[int32]*partitionStats
+}
+
+// New opens the server's storage and Kafka client. Call Run to ingest.
+func New(cfg Config) (*Server, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("server: invalid config: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	db, err := storage.Open(cfg.DataDir, storage.Options{CacheSize: cfg.CacheSize})
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(100 * time.Millisecond),
+	}, cfg.KafkaOpts...)
+	vt, err := kgo.NewClient(opts...)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("server: kafka client: %w", err)
+	}
+	s := &Server{cfg: cfg, db: db, vt: vt, log: cfg.Logger, versions: map[versionKey]*hostedVersion{}, done: make(chan struct{})}
+	s.in = newIngester(vt, db, cfg.Logger, cfg.CompactionLag, cfg.MaxPollRecords)
+	return s, nil
+}
+
+// Run ingests until ctx ends or Close is called.
+func (s *Server) Run(ctx context.Context) error {
+	started := false
+	s.runOnce.Do(func() {
+		started = true
+		ctx, s.cancel = context.WithCancel(ctx)
+	})
+	if !started {
+		return errors.New("server: Run called twice")
+	}
+	defer close(s.done)
+	s.in.run(ctx)
+	return nil
+}
+
+// Close stops ingestion and closes storage. Safe to call twice.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	ran := true
+	s.runOnce.Do(func() { ran = false })
+	if ran {
+		s.cancel()
+		<-s.done
+	}
+	s.vt.Close()
+	return s.db.Close()
+}
+
+// Host makes the server ingest and serve the given partitions of a version.
+func (s *Server) Host(ctx context.Context, v VersionSpec, partitions ...int32) error {
+	if v.Partitions <= 0 {
+		return fmt.Errorf("server: %s v%d: partition count %d", v.Store, v.Version, v.Partitions)
+	}
+	s.mu.Lock()
+	hv := s.versions[versionKey{v.Store, v.Version}]
+	if hv == nil {
+		hv = &hostedVersion{spec: v, parts: map[int32]*partitionStats{}}
+		s.versions[versionKey{v.Store, v.Version}] = hv
+	}
+	var todo []int32
+	for _, p := range partitions {
+		if p < 0 || p >= v.Partitions {
+			s.mu.Unlock()
+			return fmt.Errorf("server: %s v%d: partition %d out of [0,%d)", v.Store, v.Version, p, v.Partitions)
+		}
+		if hv.parts[p] == nil {
+			hv.parts[p] = &partitionStats{}
+			todo = append(todo, p)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range todo {
+		id := storage.PartitionID{Store: v.Store, Version: v.Version, Partition: p}
+		if err := s.in.host(ctx, id, v.Topic, s.stats(id)); err != nil {
+			return fmt.Errorf("server: host %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// DropVersion stops ingesting a version and deletes its data.
+func (s *Server) DropVersion(ctx context.Context, store string, version int32) error {
+	s.mu.Lock()
+	hv := s.versions[versionKey{store, version}]
+	delete(s.versions, versionKey{store, version})
+	s.mu.Unlock()
+	if hv != nil {
+		for p := range hv.parts {
+			if err := s.in.drop(ctx, storage.PartitionID{Store: store, Version: version, Partition: p}, hv.spec.Topic); err != nil {
+				return err
+			}
+		}
+	}
+	return s.db.DropVersion(store, version)
+}
+
+func (s *Server) stats(id storage.PartitionID) *partitionStats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if hv := s.versions[versionKey{id.Store, id.Version}]; hv != nil {
+		return hv.parts[id.Partition]
+	}
+	return nil
+}
+
+// Status reports every hosted partition, ordered by store, version and
+// partition.
+func (s *Server) Status() []PartitionStatus {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []PartitionStatus
+	for k, hv := range s.versions {
+		for p, st := range hv.parts {
+			out = append(out, st.snapshot(storage.PartitionID{Store: k.store, Version: k.version, Partition: p}, hv.spec.Topic))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Store != b.Store {
+			return a.Store < b.Store
+		}
+		if a.Version != b.Version {
+			return a.Version < b.Version
+		}
+		return a.Partition < b.Partition
+	})
+	return out
+}
+
+// ErrNotHosted is returned for a read of a partition this server does not host.
+var ErrNotHosted = errors.New("server: partition not hosted here")
+
+// Value is a value read from storage, decompressed and reassembled.
+type Value struct {
+	SchemaID int32
+	Bytes    []byte // Avro binary in the value schema SchemaID
+	// Partition is where the key lives.
+	Partition int32
+}
+
+// Get reads a key (serialized) from a version. A tombstone reads as not found.
+func (s *Server) Get(store string, version int32, key []byte) (Value, bool, error) {
+	s.mu.RLock()
+	hv := s.versions[versionKey{store, version}]
+	var n int32
+	var st *partitionStats
+	if hv != nil {
+		n = hv.spec.Partitions
+		st = hv.parts[wire.Partition(key, n)]
+	}
+	s.mu.RUnlock()
+	if hv == nil {
+		return Value{}, false, fmt.Errorf("%w: %s v%d", ErrNotHosted, store, version)
+	}
+	p := wire.Partition(key, n)
+	if st == nil {
+		return Value{}, false, fmt.Errorf("%w: %s v%d partition %d", ErrNotHosted, store, version, p)
+	}
+	id := storage.PartitionID{Store: store, Version: version, Partition: p}
+	rec, ok, err := s.db.Get(id, key)
+	if err != nil || !ok || rec.Tombstone() {
+		return Value{Partition: p}, false, err
+	}
+	raw := rec.Value
+	if rec.Flags&storage.FlagChunked != 0 {
+		size, keys, err := storage.ParseManifest(rec.Value)
+		if err != nil {
+			return Value{}, false, fmt.Errorf("server: %s: %w", id, err)
+		}
+		raw, err = wire.Reassemble(nil, &wire.ChunkManifest{ChunkKeys: keys, Size: size}, func(ck []byte) (wire.Chunk, bool, error) {
+			data, ok, err := s.db.GetChunk(id, ck)
+			if err != nil || !ok {
+				return wire.Chunk{}, ok, err
+			}
+			rk, err := wire.ParseKey(ck)
+			if err != nil {
+				return wire.Chunk{}, false, err
+			}
+			return wire.Chunk{Index: rk.ChunkIndex, Data: data}, true, nil
+		})
+		if err != nil {
+			return Value{}, false, fmt.Errorf("server: %s: %w", id, err)
+		}
+	}
+	if c := st.codec.Load(); c != nil {
+		raw, err = c.Decompress(nil, raw)
+		if err != nil {
+			return Value{}, false, fmt.Errorf("server: %s: %w", id, err)
+		}
+	}
+	return Value{SchemaID: rec.SchemaID, Bytes: raw, Partition: p}, true, nil
+}

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/rialtodb/rialto/div"
+	"github.com/rialtodb/rialto/internal/valuecomp"
+	"github.com/rialtodb/rialto/server/storage"
+)
+
+// partitionStats is what any goroutine may read about a replica while its
+// owner ingests: progress, readiness, faults and the value codec reads use.
+// The owner publishes after every commit, so readers never see progress
+// that is not durable.
+type partitionStats struct {
+	records       atomic.Int64
+	offset        atomic.Int64 // next version-topic offset to consume
+	highWatermark atomic.Int64 // version-topic end offset last seen
+	endOfPush     atomic.Bool
+	failed        atomic.Pointer[string]
+	codec         atomic.Pointer[valuecomp.Codec]
+	faults        [div.NumVerdicts]atomic.Int64
+
+	mu       sync.Mutex
+	upstream []storage.UpstreamOffset
+}
+
+func (s *partitionStats) divFault(v div.Verdict) {
+	if int(v) < len(s.faults) {
+		s.faults[v].Add(1)
+	}
+}
+
+func (s *partitionStats) setUpstream(u []storage.UpstreamOffset) {
+	s.mu.Lock()
+	s.upstream = append(s.upstream[:0], u...)
+	s.mu.Unlock()
+}
+
+// Upstream returns the processed upstream offsets (next offset to consume
+// per source region and RT partition).
+func (s *partitionStats) Upstream() []storage.UpstreamOffset {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]storage.UpstreamOffset(nil), s.upstream...)
+}
+
+// PartitionStatus is a snapshot of one replica, as the server reports it.
+type PartitionStatus struct {
+	Store     string `json:"store"`
+	Version   int32  `json:"version"`
+	Partition int32  `json:"partition"`
+	Topic     string `json:"topic"`
+	// Offset is the next version-topic offset to consume; Lag is how far
+	// behind the topic's end it is.
+	Offset int64 `json:"offset"`
+	Lag    int64 `json:"lag"`
+	// Records counts applied puts and deletes.
+	Records   int64 `json:"records"`
+	EndOfPush bool  `json:"endOfPush"`
+	// Failed says why ingestion stopped, if it did.
+	Failed string `json:"failed,omitempty"`
+	// Upstream is the processed RT position per (region, RT partition): a
+	// write at an earlier offset is readable here.
+	Upstream []storage.UpstreamOffset `json:"upstream,omitempty"`
+	// Faults counts data integrity faults by kind.
+	Faults map[string]int64 `json:"faults,omitempty"`
+	// ReadyToServe: end-of-push seen, caught up with the version topic,
+	// not failed.
+	ReadyToServe bool `json:"readyToServe"`
+}
+
+func (s *partitionStats) snapshot(id storage.PartitionID, topic string) PartitionStatus {
+	st := PartitionStatus{
+		Store: id.Store, Version: id.Version, Partition: id.Partition, Topic: topic,
+		Offset: s.offset.Load(), Records: s.records.Load(), EndOfPush: s.endOfPush.Load(),
+		Upstream: s.Upstream(),
+	}
+	if hw := s.highWatermark.Load(); hw > st.Offset {
+		st.Lag = hw - st.Offset
+	}
+	if f := s.failed.Load(); f != nil {
+		st.Failed = *f
+	}
+	for _, v := range div.Verdicts() {
+		if n := s.faults[v].Load(); n > 0 && v != div.OK {
+			if st.Faults == nil {
+				st.Faults = map[string]int64{}
+			}
+			st.Faults[v.String()] = n
+		}
+	}
+	st.ReadyToServe = st.EndOfPush && st.Failed == "" && st.Lag == 0
+	return st
+}
