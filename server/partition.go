@@ -81,7 +81,6 @@ func (r *replica) openCodec() error {
 	return nil
 }
 
-
 // applyVT applies one version-topic record to the batch and advances the
 // checkpoint past it. It returns errPartitionFailed once the partition has
 // failed; the checkpoint then records why, and nothing more is applied.
