@@ -1,0 +1,785 @@
+package conflict
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/hamba/avro/v2"
+	"github.com/rialtodb/rialto/internal/avrox"
+	"github.com/rialtodb/rialto/partialupdate"
+)
+
+// Mode is the RMD form of a store version (SEMANTICS §3).
+type Mode uint8
+
+const (
+	// ValueLevel keeps one timestamp per value (§4). PUT and DELETE only.
+	ValueLevel Mode = iota + 1
+	// FieldLevel keeps a timestamp per field and per collection element
+	// (§5, §6). PUT, DELETE and UPDATE.
+	FieldLevel
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ValueLevel:
+		return "value-level"
+	case FieldLevel:
+		return "field-level"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// Kind is the kind of an operation.
+type Kind uint8
+
+const (
+	// Put writes a whole value.
+	Put Kind = iota + 1
+	// Delete deletes the value.
+	Delete
+	// Update is a partial update (sets and collection merges).
+	Update
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Put:
+		return "put"
+	case Delete:
+		return "delete"
+	case Update:
+		return "update"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// State is what is stored for a key.
+type State struct {
+	// Value is the stored value, encoded with SchemaID; nil when the key is
+	// absent or a tombstone.
+	Value []byte
+	// Tombstone marks a deleted key (Value is nil; RMD is kept).
+	Tombstone bool
+	// SchemaID is the value schema of Value, and the schema whose RMD
+	// schema RMD is written in.
+	SchemaID int32
+	// RMD is the replication metadata; nil when there is none (a key never
+	// written, or batch data without timestamps).
+	RMD []byte
+}
+
+// Op is one operation to resolve against a State.
+type Op struct {
+	Kind Kind
+	// Value is the whole value (Put, encoded with SchemaID) or the update
+	// bytes (Update, encoded with the update schema derived from SchemaID).
+	// Unused for Delete.
+	Value []byte
+	// SchemaID is the value schema of a Put, or the value schema an Update
+	// was derived from.
+	SchemaID int32
+	// Decoded optionally carries an Update already decoded with the
+	// resolver's UpdateSchema(SchemaID) (or a schema of identical fields);
+	// Value is then ignored.
+	Decoded *partialupdate.Update
+	// TS orders the operation (logical timestamp or producer clock, ms).
+	TS int64
+	// Region is the id of the region whose RT topic carried the operation
+	// (batch data: -1).
+	Region int32
+}
+
+// Result is the outcome of Resolve.
+type Result struct {
+	// Applied reports whether the stored state changes. When false, the
+	// other members repeat the stored state.
+	Applied bool
+	// Value is the new value (nil for a tombstone), in SchemaID.
+	Value []byte
+	// Tombstone marks a deleted key.
+	Tombstone bool
+	// SchemaID is the value schema of Value and RMD: the superset schema
+	// for field-level results, the put's schema for value-level ones.
+	SchemaID int32
+	// RMD is the new replication metadata.
+	RMD []byte
+}
+
+func unchanged(st State) Result {
+	return Result{Value: st.Value, Tombstone: st.Tombstone, SchemaID: st.SchemaID, RMD: st.RMD}
+}
+
+// Resolver resolves operations against stored state for one store version.
+// It caches per-schema work and is safe for concurrent use.
+type Resolver struct {
+	mode Mode
+	c    cache
+}
+
+// New returns a Resolver for a store version whose RMD form is mode.
+func New(reg Registry, mode Mode) (*Resolver, error) {
+	if reg == nil {
+		return nil, errorf(ErrSchema, "nil registry")
+	}
+	if mode != ValueLevel && mode != FieldLevel {
+		return nil, errorf(ErrMode, "unknown mode %d", mode)
+	}
+	return &Resolver{mode: mode, c: cache{reg: reg}}, nil
+}
+
+// Mode returns the resolver's RMD form.
+func (r *Resolver) Mode() Mode { return r.mode }
+
+// RMDSchema returns the RMD schema derived from value schema id, and its
+// JSON. Schemas that are not records (or not derivable into an update
+// schema) only have the value-level branch.
+func (r *Resolver) RMDSchema(id int32) (avro.Schema, string, error) {
+	si, err := r.c.info(id)
+	if err != nil {
+		return nil, "", err
+	}
+	return si.rmd, si.rmdJSON, nil
+}
+
+// UpdateSchema returns the partial-update schema of value schema id, the
+// one Resolve decodes Update bytes with.
+func (r *Resolver) UpdateSchema(id int32) (*partialupdate.Schema, error) {
+	si, err := r.c.info(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := si.fieldLevel(); err != nil {
+		return nil, err
+	}
+	return si.pu, nil
+}
+
+// ValueLevelRMD returns the value-level RMD bytes for timestamp ts.
+func ValueLevelRMD(ts int64) []byte {
+	return avrox.AppendLong(avrox.AppendLong(nil, valueLevelTag), ts)
+}
+
+// Resolve applies op to st per SEMANTICS §4–6 and returns the new state,
+// or Applied=false with st repeated. It is a pure function of its inputs.
+// st's byte slices are never modified; the Result may alias them.
+func (r *Resolver) Resolve(st State, op Op) (Result, error) {
+	if st.Value == nil && !st.Tombstone && st.RMD != nil {
+		return Result{}, errorf(ErrBadOp, "state has RMD but neither a value nor a tombstone")
+	}
+	switch op.Kind {
+	case Put, Delete, Update:
+	default:
+		return Result{}, errorf(ErrBadOp, "unknown operation kind %d", op.Kind)
+	}
+	if r.mode == ValueLevel {
+		return r.resolveValueLevel(st, op)
+	}
+	return r.resolveFieldLevel(st, op)
+}
+
+// resolveValueLevel is SEMANTICS §4.
+func (r *Resolver) resolveValueLevel(st State, op Op) (Result, error) {
+	if op.Kind == Update {
+		return Result{}, errorf(ErrMode, "an UPDATE needs field-level RMD; this store version keeps value-level RMD")
+	}
+	hasT := st.RMD != nil
+	var T int64
+	if hasT {
+		tag, n, err := avrox.ReadLong(st.RMD)
+		if err != nil {
+			return Result{}, wrapf(ErrCorrupt, err, "stored RMD")
+		}
+		if tag != valueLevelTag {
+			return Result{}, errorf(ErrMode, "stored RMD is field-level; this store version keeps value-level RMD")
+		}
+		t, m, err := avrox.ReadLong(st.RMD[n:])
+		if err != nil || n+m != len(st.RMD) {
+			return Result{}, errorf(ErrCorrupt, "stored value-level RMD")
+		}
+		T = t
+	}
+	if op.Kind == Delete {
+		if hasT && op.TS < T {
+			return unchanged(st), nil
+		}
+		if st.Tombstone && hasT && op.TS == T {
+			return unchanged(st), nil
+		}
+		return Result{Applied: true, Tombstone: true, SchemaID: st.SchemaID, RMD: ValueLevelRMD(op.TS)}, nil
+	}
+	si, err := r.c.info(op.SchemaID)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := avrox.Validate(si.value, op.Value); err != nil {
+		return Result{}, wrapf(ErrCorrupt, err, "put value (schema %d)", op.SchemaID)
+	}
+	put := Result{Applied: true, Value: op.Value, SchemaID: op.SchemaID, RMD: ValueLevelRMD(op.TS)}
+	if !hasT || op.TS > T {
+		return put, nil
+	}
+	if op.TS < T || st.Tombstone {
+		return unchanged(st), nil // older, or a tie with a delete: deletes win ties
+	}
+	// Equal timestamps: the larger serialized bytes win; equal bytes of
+	// different schemas: the larger schema id (so the tie has one answer).
+	c := bytes.Compare(op.Value, st.Value)
+	if c > 0 || (c == 0 && op.SchemaID > st.SchemaID) {
+		return put, nil
+	}
+	return unchanged(st), nil
+}
+
+// fieldState is the stored state read in the superset schema S.
+type fieldState struct {
+	si     *schemaInfo
+	absent bool
+	val    []byte // record of S
+	rmd    []byte // FieldTimestamps record of S
+	vsp    []avrox.Span
+	rsp    []avrox.Span
+}
+
+func (fs *fieldState) fieldVal(i int) []byte { return fs.val[fs.vsp[i].Start:fs.vsp[i].End] }
+func (fs *fieldState) fieldRMD(i int) []byte { return fs.rmd[fs.rsp[i].Start:fs.rsp[i].End] }
+
+// fieldTs is a field's timestamp: F for scalars, topTs for collections.
+func (fs *fieldState) fieldTs(i int) int64 {
+	t, _, _ := avrox.ReadLong(fs.fieldRMD(i))
+	return t
+}
+
+// load reads st into the superset schema with field-level RMD (§3
+// conversions; §5 "fields new to the stored value start at timestamp 0").
+func (r *Resolver) load(st State, S *schemaInfo) (*fieldState, error) {
+	fs := &fieldState{si: S, absent: st.Value == nil && !st.Tombstone}
+	from := S
+	if !fs.absent {
+		a, err := r.c.info(st.SchemaID)
+		if err != nil {
+			return nil, err
+		}
+		from = a
+	}
+	if st.Value == nil {
+		fs.val = S.pu.Defaults()
+	} else if from == S {
+		fs.val = st.Value
+	} else {
+		cv, err := r.c.conv(from, S)
+		if err != nil {
+			return nil, err
+		}
+		v, n, err := cv.value.Append(nil, st.Value)
+		if err != nil {
+			return nil, wrapf(ErrCorrupt, err, "stored value (schema %d)", from.id)
+		}
+		if n != len(st.Value) {
+			return nil, errorf(ErrCorrupt, "stored value (schema %d): %d trailing bytes", from.id, len(st.Value)-n)
+		}
+		fs.val = v
+	}
+	var err error
+	var n int
+	fs.vsp, n, err = avrox.RecordSpans(S.rec, fs.val, make([]avrox.Span, 0, len(S.fields)))
+	if err != nil {
+		return nil, wrapf(ErrCorrupt, err, "stored value (schema %d)", from.id)
+	}
+	if n != len(fs.val) {
+		return nil, errorf(ErrCorrupt, "stored value (schema %d): %d trailing bytes", from.id, len(fs.val)-n)
+	}
+	var T int64
+	switch {
+	case st.RMD == nil:
+		fs.rmd, err = r.uniformRMD(fs, nil, 0)
+	default:
+		tag, m, e := avrox.ReadLong(st.RMD)
+		if e != nil {
+			return nil, wrapf(ErrCorrupt, e, "stored RMD")
+		}
+		switch tag {
+		case valueLevelTag:
+			t, k, e := avrox.ReadLong(st.RMD[m:])
+			if e != nil || m+k != len(st.RMD) {
+				return nil, errorf(ErrCorrupt, "stored value-level RMD")
+			}
+			T = t
+			fs.rmd, err = r.uniformRMD(fs, nil, T)
+		case fieldLevelTag:
+			if err := from.fieldLevel(); err != nil {
+				return nil, err
+			}
+			if from == S {
+				fs.rmd = st.RMD[m:]
+			} else {
+				fs.rmd, err = r.convertRMD(fs, from, st.RMD[m:])
+			}
+		default:
+			return nil, errorf(ErrCorrupt, "stored RMD: union branch %d", tag)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	fs.rsp, n, err = avrox.RecordSpans(S.rmdFields, fs.rmd, make([]avrox.Span, 0, len(S.fields)))
+	if err != nil {
+		return nil, wrapf(ErrCorrupt, err, "stored RMD")
+	}
+	if n != len(fs.rmd) {
+		return nil, errorf(ErrCorrupt, "stored RMD: %d trailing bytes", len(fs.rmd)-n)
+	}
+	return fs, nil
+}
+
+// appendUniformFieldRMD appends field i's RMD for a value written at T with
+// no finer metadata: scalars T; collections topTs T, topRegion -1,
+// putOnlyLen = current size.
+func appendUniformFieldRMD(dst []byte, fi *partialupdate.Field, v []byte, T int64) ([]byte, error) {
+	dst = avrox.AppendLong(dst, T)
+	if fi.Kind == partialupdate.Scalar {
+		return dst, nil
+	}
+	_, items, err := splitValue(fi, v)
+	if err != nil {
+		return nil, wrapf(ErrCorrupt, err, "field %q", fi.Name)
+	}
+	dst = avrox.AppendLong(dst, int64(noRegion))
+	dst = avrox.AppendLong(dst, int64(len(items)))
+	return append(dst, 0, 0), nil
+}
+
+func (r *Resolver) uniformRMD(fs *fieldState, dst []byte, T int64) ([]byte, error) {
+	var err error
+	for i := range fs.si.fields {
+		if dst, err = appendUniformFieldRMD(dst, &fs.si.fields[i], fs.fieldVal(i), T); err != nil {
+			return nil, err
+		}
+	}
+	return dst, nil
+}
+
+// convertRMD rewrites field-level RMD of schema `from` into S: fields are
+// matched by name, tombstoned elements resolved into S's element type, and
+// fields new to the stored value start at timestamp 0.
+func (r *Resolver) convertRMD(fs *fieldState, from *schemaInfo, b []byte) ([]byte, error) {
+	S := fs.si
+	cv, err := r.c.conv(from, S)
+	if err != nil {
+		return nil, err
+	}
+	sp, n, err := avrox.RecordSpans(from.rmdFields, b, nil)
+	if err != nil || n != len(b) {
+		return nil, errorf(ErrCorrupt, "stored RMD (schema %d)", from.id)
+	}
+	var dst []byte
+	for i := range S.fields {
+		fi := &S.fields[i]
+		j := cv.fromField[i]
+		if j < 0 {
+			if dst, err = appendUniformFieldRMD(dst, fi, fs.fieldVal(i), 0); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		fr := b[sp[j].Start:sp[j].End]
+		if fi.Kind != partialupdate.List || cv.elemRes[i] == nil {
+			dst = append(dst, fr...)
+			continue
+		}
+		// List field with a different element encoding: re-encode the
+		// tombstones. topTs, topRegion, putOnlyLen, activeTs are copied.
+		pos := 0
+		for k := 0; k < 3; k++ {
+			_, m, err := avrox.ReadLong(fr[pos:])
+			if err != nil {
+				return nil, wrapf(ErrCorrupt, err, "stored RMD field %q", fi.Name)
+			}
+			pos += m
+		}
+		m, err := avrox.Skip(avro.NewArraySchema(longSchema), fr[pos:])
+		if err != nil {
+			return nil, wrapf(ErrCorrupt, err, "stored RMD field %q", fi.Name)
+		}
+		pos += m
+		dst = append(dst, fr[:pos]...)
+		items, _, err := avrox.ArrayItems(from.tombItems[j], fr[pos:], nil)
+		if err != nil {
+			return nil, wrapf(ErrCorrupt, err, "stored RMD field %q", fi.Name)
+		}
+		if len(items) > 0 {
+			dst = avrox.AppendLong(dst, int64(len(items)))
+			for _, it := range items {
+				var k int
+				if dst, k, err = cv.elemRes[i].Append(dst, it); err != nil {
+					return nil, wrapf(ErrCorrupt, err, "stored RMD field %q", fi.Name)
+				}
+				dst = append(dst, it[k:]...) // the ts
+			}
+		}
+		dst = append(dst, 0)
+	}
+	return dst, nil
+}
+
+// fieldOut is the new value and RMD of one touched field.
+type fieldOut struct {
+	touched bool
+	val     []byte
+	rmd     []byte
+}
+
+// resolveFieldLevel is SEMANTICS §5 and §6.
+func (r *Resolver) resolveFieldLevel(st State, op Op) (Result, error) {
+	sid, err := r.c.reg.SupersetID()
+	if err != nil {
+		return Result{}, fmt.Errorf("conflict: %w: superset id: %w", ErrUnknownSchema, err)
+	}
+	S, err := r.c.info(sid)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := S.fieldLevel(); err != nil {
+		return Result{}, err
+	}
+	fs, err := r.load(st, S)
+	if err != nil {
+		return Result{}, err
+	}
+	outs := make([]fieldOut, len(S.fields))
+	allDeleted := false
+	switch op.Kind {
+	case Put:
+		err = r.fieldPut(fs, op, outs)
+	case Delete:
+		allDeleted, err = r.fieldDelete(fs, op, outs)
+	case Update:
+		err = r.fieldUpdate(fs, op, outs)
+	}
+	if err != nil {
+		if err == errIgnored {
+			return unchanged(st), nil
+		}
+		return Result{}, err
+	}
+	// Assemble; "changed" compares with the stored state read in S.
+	changed := false
+	val := make([]byte, 0, len(fs.val)+16)
+	rmd := make([]byte, 0, len(fs.rmd)+16)
+	rmd = avrox.AppendLong(rmd, fieldLevelTag)
+	for i := range outs {
+		o := &outs[i]
+		if !o.touched {
+			val = append(val, fs.fieldVal(i)...)
+			rmd = append(rmd, fs.fieldRMD(i)...)
+			continue
+		}
+		if !bytes.Equal(o.val, fs.fieldVal(i)) || !bytes.Equal(o.rmd, fs.fieldRMD(i)) {
+			changed = true
+		}
+		val = append(val, o.val...)
+		rmd = append(rmd, o.rmd...)
+	}
+	tomb := st.Tombstone
+	switch {
+	case op.Kind == Delete && allDeleted:
+		tomb = true
+	case changed:
+		tomb = false
+	}
+	if !changed && !fs.absent && tomb == st.Tombstone {
+		return unchanged(st), nil
+	}
+	res := Result{Applied: true, Tombstone: tomb, SchemaID: S.id, RMD: rmd}
+	if !tomb {
+		res.Value = val
+	}
+	return res, nil
+}
+
+type ignoredError struct{}
+
+func (ignoredError) Error() string { return "ignored" }
+
+// errIgnored signals "ignored outright"; never returned to callers.
+var errIgnored error = ignoredError{}
+
+// allNewer is the "ignored outright" test: every listed field's timestamp
+// (topTs for collections) is strictly greater than ts.
+func allNewer(fs *fieldState, idx []int, ts int64) bool {
+	for _, i := range idx {
+		if fs.fieldTs(i) <= ts {
+			return false
+		}
+	}
+	return true
+}
+
+func allFields(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
+
+// scalarPut is the §5 PUT rule for one scalar field.
+func scalarPut(t avro.Schema, cur []byte, F int64, nv []byte, ts int64) ([]byte, int64, error) {
+	switch {
+	case F < ts:
+		return nv, ts, nil
+	case F > ts:
+		return cur, F, nil
+	}
+	c, err := avrox.Compare(t, nv, cur)
+	if err != nil {
+		return nil, 0, err
+	}
+	if c > 0 || (c == 0 && bytes.Compare(nv, cur) > 0) {
+		return nv, F, nil
+	}
+	return cur, F, nil
+}
+
+func (r *Resolver) setField(fs *fieldState, i int, nv []byte, ts int64, region int32, o *fieldOut) error {
+	fi := &fs.si.fields[i]
+	cur, fr := fs.fieldVal(i), fs.fieldRMD(i)
+	if fi.Kind == partialupdate.Scalar {
+		F, _, _ := avrox.ReadLong(fr)
+		v, F2, err := scalarPut(fi.Type, cur, F, nv, ts)
+		if err != nil {
+			return wrapf(ErrCorrupt, err, "field %q", fi.Name)
+		}
+		*o = fieldOut{touched: true, val: v, rmd: avrox.AppendLong(nil, F2)}
+		return nil
+	}
+	c, err := decodeColl(fi, cur, fr)
+	if err != nil {
+		return wrapf(ErrCorrupt, err, "field %q", fi.Name)
+	}
+	if _, err := c.set(nv, ts, region); err != nil {
+		return wrapf(ErrCorrupt, err, "field %q", fi.Name)
+	}
+	*o = fieldOut{touched: true, val: c.appendValue(nil), rmd: c.appendRMD(nil)}
+	return nil
+}
+
+func (r *Resolver) fieldPut(fs *fieldState, op Op, outs []fieldOut) error {
+	S := fs.si
+	if allNewer(fs, allFields(len(S.fields)), op.TS) {
+		return errIgnored
+	}
+	b, err := r.c.info(op.SchemaID)
+	if err != nil {
+		return err
+	}
+	pv := op.Value
+	if b != S {
+		cv, err := r.c.conv(b, S)
+		if err != nil {
+			return err
+		}
+		if pv, _, err = cv.value.Append(nil, op.Value); err != nil {
+			return wrapf(ErrCorrupt, err, "put value (schema %d)", b.id)
+		}
+		if err := avrox.Validate(b.value, op.Value); err != nil {
+			return wrapf(ErrCorrupt, err, "put value (schema %d)", b.id)
+		}
+	}
+	sp, n, err := avrox.RecordSpans(S.rec, pv, make([]avrox.Span, 0, len(S.fields)))
+	if err != nil || n != len(pv) {
+		if err == nil {
+			err = fmt.Errorf("%d trailing bytes", len(pv)-n)
+		}
+		return wrapf(ErrCorrupt, err, "put value (schema %d)", b.id)
+	}
+	for i := range S.fields {
+		if err := r.setField(fs, i, pv[sp[i].Start:sp[i].End], op.TS, op.Region, &outs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fieldDelete is the §5 DELETE rule; it reports whether every field ended
+// fully deleted.
+func (r *Resolver) fieldDelete(fs *fieldState, op Op, outs []fieldOut) (bool, error) {
+	S := fs.si
+	if allNewer(fs, allFields(len(S.fields)), op.TS) {
+		return false, errIgnored
+	}
+	all := true
+	ts := op.TS
+	for i := range S.fields {
+		fi := &S.fields[i]
+		cur, fr := fs.fieldVal(i), fs.fieldRMD(i)
+		if fi.Kind == partialupdate.Scalar {
+			F, _, _ := avrox.ReadLong(fr)
+			v, deleted := cur, false
+			switch {
+			case F < ts:
+				v, deleted = fi.Default, true
+			case F == ts:
+				// A delete at the field's own timestamp acts as a put of the
+				// default at that timestamp, winning equal values (see
+				// doc.go, "Notes on SEMANTICS", 1).
+				c, err := avrox.Compare(fi.Type, fi.Default, cur)
+				if err != nil {
+					return false, wrapf(ErrCorrupt, err, "field %q", fi.Name)
+				}
+				if c > 0 || (c == 0 && bytes.Compare(fi.Default, cur) >= 0) {
+					v, deleted = fi.Default, true
+				}
+			}
+			all = all && deleted
+			outs[i] = fieldOut{touched: true, val: v, rmd: avrox.AppendLong(nil, max(F, ts))}
+			continue
+		}
+		c, err := decodeColl(fi, cur, fr)
+		if err != nil {
+			return false, wrapf(ErrCorrupt, err, "field %q", fi.Name)
+		}
+		applied, err := c.set(fi.Default, ts, op.Region)
+		if err != nil {
+			return false, wrapf(ErrCorrupt, err, "field %q", fi.Name)
+		}
+		all = all && applied && c.putOnly()
+		outs[i] = fieldOut{touched: true, val: c.appendValue(nil), rmd: c.appendRMD(nil)}
+	}
+	return all, nil
+}
+
+func (r *Resolver) decodeUpdate(op Op) (*partialupdate.Update, *schemaInfo, error) {
+	b, err := r.c.info(op.SchemaID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := b.fieldLevel(); err != nil {
+		return nil, nil, err
+	}
+	u := op.Decoded
+	if u == nil {
+		if u, err = partialupdate.Decode(b.pu, op.Value); err != nil {
+			return nil, nil, fmt.Errorf("conflict: %w: update (schema %d): %w", ErrCorrupt, op.SchemaID, err)
+		}
+		return u, b, nil
+	}
+	if us := u.Schema(); us != b.pu {
+		uf := us.Fields()
+		if len(uf) != len(b.fields) {
+			return nil, nil, errorf(ErrBadOp, "decoded update's schema does not match schema %d", op.SchemaID)
+		}
+		for i := range uf {
+			if uf[i].Name != b.fields[i].Name || uf[i].Kind != b.fields[i].Kind {
+				return nil, nil, errorf(ErrBadOp, "decoded update's schema does not match schema %d (field %q)", op.SchemaID, uf[i].Name)
+			}
+		}
+	}
+	return u, b, nil
+}
+
+func (r *Resolver) fieldUpdate(fs *fieldState, op Op, outs []fieldOut) error {
+	S := fs.si
+	u, b, err := r.decodeUpdate(op)
+	if err != nil {
+		return err
+	}
+	var cv *conversion
+	if b != S {
+		if cv, err = r.c.conv(b, S); err != nil {
+			return err
+		}
+	}
+	fus := u.Fields()
+	var touchedBuf [16]int
+	touched := touchedBuf[:0]
+	target := func(j int) int {
+		if cv == nil {
+			return j
+		}
+		return S.byName[b.fields[j].Name] // S is the superset: every field of b is in it
+	}
+	for j := range fus {
+		if fus[j].Op != partialupdate.OpNone {
+			touched = append(touched, target(j))
+		}
+	}
+	if len(touched) == 0 {
+		return errorf(ErrBadOp, "update touches no field")
+	}
+	if allNewer(fs, touched, op.TS) {
+		return errIgnored
+	}
+	for j := range fus {
+		fu := &fus[j]
+		if fu.Op == partialupdate.OpNone {
+			continue
+		}
+		i := target(j)
+		fi := &S.fields[i]
+		var fieldRes, elemRes *avrox.Resolver
+		if cv != nil {
+			fieldRes, elemRes = cv.fieldRes[i], cv.elemRes[i]
+		}
+		switch fu.Op {
+		case partialupdate.OpSet:
+			nv := fu.Value
+			if fieldRes != nil {
+				if nv, _, err = fieldRes.Append(nil, fu.Value); err != nil {
+					return wrapf(ErrCorrupt, err, "update field %q", fi.Name)
+				}
+			}
+			if err := r.setField(fs, i, nv, op.TS, op.Region, &outs[i]); err != nil {
+				return err
+			}
+		case partialupdate.OpListOps, partialupdate.OpMapOps:
+			if (fu.Op == partialupdate.OpListOps) != (fi.Kind == partialupdate.List) || fi.Kind == partialupdate.Scalar {
+				return errorf(ErrBadOp, "field %q: %s on a %s field", fi.Name, fu.Op, fi.Kind)
+			}
+			conv := func(v []byte) ([]byte, error) {
+				if elemRes == nil {
+					return v, nil
+				}
+				out, _, err := elemRes.Append(nil, v)
+				return out, err
+			}
+			var add, rem []elem
+			if fu.Op == partialupdate.OpListOps {
+				for _, x := range fu.Add {
+					v, err := conv(x)
+					if err != nil {
+						return wrapf(ErrCorrupt, err, "update field %q", fi.Name)
+					}
+					add = append(add, elem{val: v})
+				}
+				for _, x := range fu.Remove {
+					v, err := conv(x)
+					if err != nil {
+						return wrapf(ErrCorrupt, err, "update field %q", fi.Name)
+					}
+					rem = append(rem, elem{val: v})
+				}
+			} else {
+				for _, e := range fu.Put {
+					v, err := conv(e.Value)
+					if err != nil {
+						return wrapf(ErrCorrupt, err, "update field %q", fi.Name)
+					}
+					add = append(add, elem{key: e.Key, val: v})
+				}
+				for _, k := range fu.RemoveKeys {
+					rem = append(rem, elem{key: k})
+				}
+			}
+			c, err := decodeColl(fi, fs.fieldVal(i), fs.fieldRMD(i))
+			if err != nil {
+				return wrapf(ErrCorrupt, err, "field %q", fi.Name)
+			}
+			if err := c.mergeOps(add, rem, op.TS); err != nil {
+				return wrapf(ErrCorrupt, err, "field %q", fi.Name)
+			}
+			outs[i] = fieldOut{touched: true, val: c.appendValue(nil), rmd: c.appendRMD(nil)}
+		}
+	}
+	return nil
+}
