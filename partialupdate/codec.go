@@ -68,10 +68,19 @@ func Decode(s *Schema, b []byte) (*Update, error) {
 	if pos != len(b) {
 		return nil, fmt.Errorf("partialupdate: %w: %d trailing bytes after the update", ErrCorrupt, len(b)-pos)
 	}
-	if len(u.Touched()) == 0 {
+	if !u.touchesAny() {
 		return nil, errEmpty()
 	}
 	return u, nil
+}
+
+func (u *Update) touchesAny() bool {
+	for i := range u.fields {
+		if u.fields[i].Op != OpNone {
+			return true
+		}
+	}
+	return false
 }
 
 func decodeField(fi *Field, fu *FieldUpdate, b []byte) (int, error) {

@@ -13,7 +13,7 @@ import (
 	"github.com/rialtodb/rialto/partialupdate"
 )
 
-// TestDataDriven runs the scripts under testdata/. Commands:
+// TestDataDriven runs the scripts under testdata/rules/. Commands:
 //
 //	schema [name=N]          input: value schema JSON (default name "v")
 //	derive [name=N]          prints the derived update schema, or the error
@@ -34,7 +34,7 @@ import (
 // the round trips, and a failing apply must leave the stored bytes as they
 // were.
 func TestDataDriven(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/rules", func(t *testing.T, path string) {
 		h := &harness{schemas: map[string]*partialupdate.Schema{}, raw: map[string]avro.Schema{}}
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			return h.run(t, d)

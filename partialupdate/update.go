@@ -282,7 +282,7 @@ func (b *Builder) Build() (*Update, error) {
 		return nil, errors.Join(b.errs...)
 	}
 	u := &Update{schema: b.s, fields: slices.Clone(b.fields)}
-	if len(u.Touched()) == 0 {
+	if !u.touchesAny() {
 		return nil, errEmpty()
 	}
 	return u, nil
