@@ -296,8 +296,8 @@ type itemSet struct {
 
 const hashThreshold = 16
 
-func newItemSet(fi *Field, items [][]byte) *itemSet {
-	s := &itemSet{fi: fi, items: items}
+func newItemSet(fi *Field, items [][]byte) itemSet {
+	s := itemSet{fi: fi, items: items}
 	if fi.elemCanonical && len(items) > hashThreshold {
 		s.hash = make(map[string]int, len(items))
 		for _, it := range items {
@@ -352,9 +352,21 @@ func MergeList(dst []byte, fi *Field, cur []byte, add, remove [][]byte) ([]byte,
 	return mergeList(dst, fi, cur, add, remove)
 }
 
+// Scratch slices for merges, reused so that a merge allocates nothing once
+// warm. They only hold sub-slices of the inputs during one call.
+var (
+	itemsPool   = sync.Pool{New: func() any { s := make([][]byte, 0, 64); return &s }}
+	entriesPool = sync.Pool{New: func() any { s := make([]avrox.Entry, 0, 32); return &s }}
+)
+
 func mergeList(dst []byte, fi *Field, cur []byte, add, remove [][]byte) ([]byte, error) {
-	var buf [64][]byte
-	items := buf[:0]
+	scratch := itemsPool.Get().(*[][]byte)
+	items := (*scratch)[:0]
+	defer func() {
+		clear(items)
+		*scratch = items[:0]
+		itemsPool.Put(scratch)
+	}()
 	body, ok, err := collectionBody(fi, cur)
 	if err != nil {
 		return dst, wrapField(fi.Name, ErrCorrupt, err)
@@ -406,8 +418,13 @@ func MergeMap(dst []byte, fi *Field, cur []byte, put []avrox.Entry, removeKeys [
 }
 
 func mergeMap(dst []byte, fi *Field, cur []byte, put []avrox.Entry, removeKeys [][]byte) ([]byte, error) {
-	var buf [32]avrox.Entry
-	entries := buf[:0]
+	scratch := entriesPool.Get().(*[]avrox.Entry)
+	entries := (*scratch)[:0]
+	defer func() {
+		clear(entries)
+		*scratch = entries[:0]
+		entriesPool.Put(scratch)
+	}()
 	body, ok, err := collectionBody(fi, cur)
 	if err != nil {
 		return dst, wrapField(fi.Name, ErrCorrupt, err)
