@@ -288,17 +288,21 @@ func (c *coll) set(v []byte, ts int64, region int32) (bool, error) {
 		return false, err
 	}
 	c.topTs, c.topRegion = ts, region
-	keep := func(es []elem) []elem {
+	wasPutOnly := c.putOnly()
+	keep := func(es []elem, orEqual bool) []elem {
 		var out []elem
 		for _, e := range es {
-			if e.ts > ts {
+			if e.ts > ts || (orEqual && e.ts == ts) {
 				out = append(out, e)
 			}
 		}
 		return out
 	}
-	c.merge = keep(c.merge)
-	c.tombs = keep(c.tombs)
+	c.merge = keep(c.merge, false)
+	c.tombs = keep(c.tombs, asWritten.setKeepsTombstonesAtTs)
+	if asWritten.setDedupes && !wasPutOnly {
+		items = c.dedupeKeepLast(items)
+	}
 	prefix := make([]elem, 0, len(items))
 	for i := range items {
 		if indexOf(c, c.merge, &items[i]) >= 0 || indexOf(c, c.tombs, &items[i]) >= 0 {
@@ -309,6 +313,18 @@ func (c *coll) set(v []byte, ts int64, region int32) (bool, error) {
 	c.prefix = prefix
 	c.base = base
 	return true, c.err
+}
+
+// dedupeKeepLast keeps the last occurrence of each element (the text of §6
+// step 3; only used with asWritten.setDedupes).
+func (c *coll) dedupeKeepLast(items []elem) []elem {
+	var out []elem
+	for i := range items {
+		if indexOf(c, items[i+1:], &items[i]) < 0 {
+			out = append(out, items[i])
+		}
+	}
+	return out
 }
 
 // mergeOps is §6 "Merge": add (setUnion / mapUnion entries) then remove

@@ -140,7 +140,6 @@ func (r *Resolver) Explain(st State) (*Explanation, error) {
 	return ex, nil
 }
 
-
 func explainField(fi *partialupdate.Field, v, fr []byte) (FieldExplanation, error) {
 	fe := FieldExplanation{Name: fi.Name, Kind: fi.Kind.String()}
 	js, _, err := avrox.ToJSON(fi.Type, v)

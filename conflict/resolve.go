@@ -206,7 +206,13 @@ func (r *Resolver) resolveValueLevel(st State, op Op) (Result, error) {
 		if st.Tombstone && hasT && op.TS == T {
 			return unchanged(st), nil
 		}
-		return Result{Applied: true, Tombstone: true, SchemaID: st.SchemaID, RMD: ValueLevelRMD(op.TS)}, nil
+		// The tombstone's schema id is the superset's, whatever value it
+		// replaces, so that it does not depend on the order of arrival.
+		sid, err := r.c.reg.SupersetID()
+		if err != nil {
+			return Result{}, fmt.Errorf("conflict: %w: superset id: %w", ErrUnknownSchema, err)
+		}
+		return Result{Applied: true, Tombstone: true, SchemaID: sid, RMD: ValueLevelRMD(op.TS)}, nil
 	}
 	si, err := r.c.info(op.SchemaID)
 	if err != nil {
@@ -292,7 +298,7 @@ func (r *Resolver) load(st State, S *schemaInfo) (*fieldState, error) {
 	var T int64
 	switch {
 	case st.RMD == nil:
-		fs.rmd, err = r.uniformRMD(fs, nil, 0)
+		fs.rmd, err = r.uniformRMD(fs, from, 0)
 	default:
 		tag, m, e := avrox.ReadLong(st.RMD)
 		if e != nil {
@@ -305,7 +311,7 @@ func (r *Resolver) load(st State, S *schemaInfo) (*fieldState, error) {
 				return nil, errorf(ErrCorrupt, "stored value-level RMD")
 			}
 			T = t
-			fs.rmd, err = r.uniformRMD(fs, nil, T)
+			fs.rmd, err = r.uniformRMD(fs, from, T)
 		case fieldLevelTag:
 			if err := from.fieldLevel(); err != nil {
 				return nil, err
@@ -349,10 +355,27 @@ func appendUniformFieldRMD(dst []byte, fi *partialupdate.Field, v []byte, T int6
 	return append(dst, 0, 0), nil
 }
 
-func (r *Resolver) uniformRMD(fs *fieldState, dst []byte, T int64) ([]byte, error) {
+// uniformRMD is the field-level RMD of a value of schema `from` (read in
+// S) written at T: fields of S that `from` lacks start at 0 (§5).
+func (r *Resolver) uniformRMD(fs *fieldState, from *schemaInfo, T int64) ([]byte, error) {
+	var cv *conversion
+	if from != fs.si {
+		var err error
+		if cv, err = r.c.conv(from, fs.si); err != nil {
+			return nil, err
+		}
+		if cv.fromField == nil {
+			return nil, errorf(ErrSchema, "schema %d has no fields to map into schema %d", from.id, fs.si.id)
+		}
+	}
+	var dst []byte
 	var err error
 	for i := range fs.si.fields {
-		if dst, err = appendUniformFieldRMD(dst, &fs.si.fields[i], fs.fieldVal(i), T); err != nil {
+		t := T
+		if cv != nil && cv.fromField[i] < 0 {
+			t = 0
+		}
+		if dst, err = appendUniformFieldRMD(dst, &fs.si.fields[i], fs.fieldVal(i), t); err != nil {
 			return nil, err
 		}
 	}
@@ -535,10 +558,20 @@ func scalarPut(t avro.Schema, cur []byte, F int64, nv []byte, ts int64) ([]byte,
 	if err != nil {
 		return nil, 0, err
 	}
-	if c > 0 || (c == 0 && bytes.Compare(nv, cur) > 0) {
+	if c > 0 || (c == 0 && !asWritten.equalKeepsOld && bytes.Compare(nv, cur) > 0) {
 		return nv, F, nil
 	}
 	return cur, F, nil
+}
+
+// asWritten switches back to the literal text of SEMANTICS.md where this
+// package deviates from it to converge (doc.go, "Notes on SEMANTICS"). Only
+// tests set it, to show that the literal text diverges.
+var asWritten struct {
+	setKeepsTombstonesAtTs bool // §6 set step 3: keep tombstones with ts >= the set's
+	setDedupes             bool // §6 set step 3: de-duplicate L keeping the last occurrence
+	deleteTieResets        bool // §5 DELETE: F <= ts resets the scalar even at F == ts
+	equalKeepsOld          bool // §5: Avro-equal values with different bytes keep the old
 }
 
 func (r *Resolver) setField(fs *fieldState, i int, nv []byte, ts int64, region int32, o *fieldOut) error {
@@ -627,7 +660,7 @@ func (r *Resolver) fieldDelete(fs *fieldState, op Op, outs []fieldOut) (bool, er
 				if err != nil {
 					return false, wrapf(ErrCorrupt, err, "field %q", fi.Name)
 				}
-				if c > 0 || (c == 0 && bytes.Compare(fi.Default, cur) >= 0) {
+				if c > 0 || (c == 0 && bytes.Compare(fi.Default, cur) >= 0) || asWritten.deleteTieResets {
 					v, deleted = fi.Default, true
 				}
 			}
