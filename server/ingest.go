@@ -35,12 +35,27 @@ type ingester struct {
 	replicas map[topicPartition]*replica // owned by run
 }
 
+type commandKind int
+
+const (
+	cmdHost     commandKind = iota // start following a partition
+	cmdDrop                        // stop following it
+	cmdHandOver                    // give the replica to a leader once caught up
+	cmdAdopt                       // follow again after leading (from the checkpoint)
+)
+
 type ingestCommand struct {
-	host  bool
+	kind  commandKind
 	id    storage.PartitionID
 	topic string
 	stats *partitionStats
-	done  chan error
+	until int64 // cmdHandOver: the version-topic end offset to reach first
+	done  chan commandResult
+}
+
+type commandResult struct {
+	r   *replica
+	err error
 }
 
 func newIngester(cl *kgo.Client, db *storage.DB, log *slog.Logger, compactionLag time.Duration, maxPoll int) *ingester {
@@ -50,17 +65,32 @@ func newIngester(cl *kgo.Client, db *storage.DB, log *slog.Logger, compactionLag
 // host starts ingesting a partition from its checkpoint. It returns once
 // the run loop has taken the partition on.
 func (in *ingester) host(ctx context.Context, id storage.PartitionID, topic string, stats *partitionStats) error {
-	return in.send(ctx, ingestCommand{host: true, id: id, topic: topic, stats: stats})
+	_, err := in.send(ctx, ingestCommand{kind: cmdHost, id: id, topic: topic, stats: stats})
+	return err
+}
+
+// handOver returns the replica for a leader once it has consumed the
+// version topic's topic switch and reached offset until; nil means not yet.
+// The ingester stops consuming the partition when it hands it over.
+func (in *ingester) handOver(ctx context.Context, id storage.PartitionID, topic string, until int64) (*replica, error) {
+	return in.send(ctx, ingestCommand{kind: cmdHandOver, id: id, topic: topic, until: until})
+}
+
+// adopt makes a partition a follower again, from its committed checkpoint.
+func (in *ingester) adopt(ctx context.Context, id storage.PartitionID, topic string, stats *partitionStats) error {
+	_, err := in.send(ctx, ingestCommand{kind: cmdAdopt, id: id, topic: topic, stats: stats})
+	return err
 }
 
 // drop stops ingesting a partition (its data stays until dropped from
 // storage).
 func (in *ingester) drop(ctx context.Context, id storage.PartitionID, topic string) error {
-	return in.send(ctx, ingestCommand{id: id, topic: topic})
+	_, err := in.send(ctx, ingestCommand{kind: cmdDrop, id: id, topic: topic})
+	return err
 }
 
-func (in *ingester) send(ctx context.Context, c ingestCommand) error {
-	c.done = make(chan error, 1)
+func (in *ingester) send(ctx context.Context, c ingestCommand) (*replica, error) {
+	c.done = make(chan commandResult, 1)
 	in.mu.Lock()
 	in.commands = append(in.commands, c)
 	if in.wake != nil {
@@ -68,10 +98,10 @@ func (in *ingester) send(ctx context.Context, c ingestCommand) error {
 	}
 	in.mu.Unlock()
 	select {
-	case err := <-c.done:
-		return err
+	case res := <-c.done:
+		return res.r, res.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
@@ -113,7 +143,7 @@ func (in *ingester) failPending(err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, c := range in.commands {
-		c.done <- err
+		c.done <- commandResult{err: err}
 	}
 	in.commands = nil
 }
@@ -124,32 +154,43 @@ func (in *ingester) applyCommands() {
 	in.commands = nil
 	in.mu.Unlock()
 	for _, c := range cmds {
-		tp := topicPartition{c.topic, c.id.Partition}
-		if !c.host {
-			if in.replicas[tp] != nil {
-				in.cl.RemoveConsumePartitions(map[string][]int32{c.topic: {c.id.Partition}})
-				delete(in.replicas, tp)
-			}
-			c.done <- nil
-			continue
-		}
-		if in.replicas[tp] != nil {
-			c.done <- nil
-			continue
-		}
-		r, err := loadReplica(in.db, c.id, c.topic, in.log, c.stats, in.compactionLag)
-		if err != nil {
-			c.done <- err
-			continue
-		}
-		in.replicas[tp] = r
-		if r.ck.Failed == "" {
-			in.startConsuming(r)
-		} else {
-			c.stats.failed.Store(&r.ck.Failed)
-		}
-		c.done <- nil
+		r, err := in.apply(c)
+		c.done <- commandResult{r, err}
 	}
+}
+
+func (in *ingester) apply(c ingestCommand) (*replica, error) {
+	tp := topicPartition{c.topic, c.id.Partition}
+	cur := in.replicas[tp]
+	switch c.kind {
+	case cmdDrop:
+		if cur != nil {
+			in.cl.RemoveConsumePartitions(map[string][]int32{c.topic: {c.id.Partition}})
+			delete(in.replicas, tp)
+		}
+		return nil, nil
+	case cmdHandOver:
+		if cur == nil || cur.ck.TopicSwitch == nil || cur.ck.Offset < c.until || cur.ck.Failed != "" {
+			return nil, nil
+		}
+		in.cl.RemoveConsumePartitions(map[string][]int32{c.topic: {c.id.Partition}})
+		delete(in.replicas, tp)
+		return cur, nil
+	}
+	if cur != nil {
+		return nil, nil // already following
+	}
+	r, err := loadReplica(in.db, c.id, c.topic, in.log, c.stats, in.compactionLag)
+	if err != nil {
+		return nil, err
+	}
+	in.replicas[tp] = r
+	if r.ck.Failed == "" {
+		in.startConsuming(r)
+	} else {
+		c.stats.failed.Store(&r.ck.Failed)
+	}
+	return nil, nil
 }
 
 func (in *ingester) startConsuming(r *replica) {

@@ -86,8 +86,12 @@ type Server struct {
 	mu       sync.RWMutex
 	versions map[versionKey]*hostedVersion
 
-	runOnce sync.Once
+	// life ends when Close is called; every goroutine the server starts
+	// (ingestion, leaders) stops with it and is waited for.
+	life    context.Context
 	cancel  context.CancelFunc
+	tasks   sync.WaitGroup
+	runOnce sync.Once
 	done    chan struct{}
 	closed  bool
 }
@@ -103,11 +107,27 @@ type VersionSpec struct {
 	Version    int32
 	Topic      string // the version topic, "<store>_v<N>"
 	Partitions int32  // the version's partition count
+	// Schemas resolves value schema ids; required to lead.
+	Schemas SchemaSource
+	// ActiveActive makes leaders resolve conflicts with replication
+	// metadata (SEMANTICS §3–6); otherwise RT order decides (§2).
+	ActiveActive bool
 }
 
 type hostedVersion struct {
-	spec  VersionSpec
-	parts map[int32]*partitionStats
+	spec    VersionSpec
+	parts   map[int32]*partitionStats
+	leaders map[int32]*leaderHandle
+}
+
+type leaderHandle struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (h *leaderHandle) stop() {
+	h.cancel()
+	<-h.done
 }
 
 // New opens the server's storage and Kafka client. Call Run to ingest.
@@ -134,6 +154,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: kafka client: %w", err)
 	}
 	s := &Server{cfg: cfg, db: db, vt: vt, log: cfg.Logger, versions: map[versionKey]*hostedVersion{}, done: make(chan struct{})}
+	s.life, s.cancel = context.WithCancel(context.Background())
 	s.in = newIngester(vt, db, cfg.Logger, cfg.CompactionLag, cfg.MaxPollRecords)
 	return s, nil
 }
@@ -141,19 +162,21 @@ func New(cfg Config) (*Server, error) {
 // Run ingests until ctx ends or Close is called.
 func (s *Server) Run(ctx context.Context) error {
 	started := false
-	s.runOnce.Do(func() {
-		started = true
-		ctx, s.cancel = context.WithCancel(ctx)
-	})
+	s.runOnce.Do(func() { started = true })
 	if !started {
 		return errors.New("server: Run called twice")
 	}
 	defer close(s.done)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.life, cancel)
+	defer stop()
 	s.in.run(ctx)
 	return nil
 }
 
-// Close stops ingestion and closes storage. Safe to call twice.
+// Close stops ingestion and leadership, waits for them, and closes
+// storage. Safe to call twice.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -162,14 +185,77 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.cancel()
+	s.tasks.Wait()
 	ran := true
 	s.runOnce.Do(func() { ran = false })
 	if ran {
-		s.cancel()
 		<-s.done
 	}
 	s.vt.Close()
 	return s.db.Close()
+}
+
+// Lead makes this server the leader of a hosted partition: once the
+// version topic's topic switch is consumed it replays the RT topics into
+// the version. A leader that fails restarts from its checkpoint after a
+// short pause.
+func (s *Server) Lead(store string, version, partition int32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("server: closed")
+	}
+	hv := s.versions[versionKey{store, version}]
+	if hv == nil || hv.parts[partition] == nil {
+		return fmt.Errorf("%w: %s v%d partition %d", ErrNotHosted, store, version, partition)
+	}
+	if hv.leaders[partition] != nil {
+		return nil
+	}
+	if hv.spec.Schemas == nil {
+		return fmt.Errorf("server: %s v%d: leading needs the store's schemas", store, version)
+	}
+	if hv.spec.ActiveActive {
+		return fmt.Errorf("server: %s v%d: active-active resolution is not wired into the server yet", store, version)
+	}
+	ctx, cancel := context.WithCancel(s.life)
+	h := &leaderHandle{cancel: cancel, done: make(chan struct{})}
+	hv.leaders[partition] = h
+	id := storage.PartitionID{Store: store, Version: version, Partition: partition}
+	var m merger = newLastWriterMerger(hv.spec.Schemas)
+	task := &leaderTask{s: s, spec: hv.spec, id: id, stats: hv.parts[partition], merger: m, log: s.log.With("partition", id.String(), "role", "leader")}
+	s.tasks.Add(1)
+	go func() {
+		defer s.tasks.Done()
+		defer close(h.done)
+		for ctx.Err() == nil {
+			task.term++
+			if err := task.run(ctx); err != nil && ctx.Err() == nil {
+				task.log.Error("leader stopped; restarting from the checkpoint", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// Unlead makes the partition a follower again; it returns once the leader
+// has stopped and handed the partition back.
+func (s *Server) Unlead(store string, version, partition int32) {
+	s.mu.Lock()
+	var h *leaderHandle
+	if hv := s.versions[versionKey{store, version}]; hv != nil {
+		h = hv.leaders[partition]
+		delete(hv.leaders, partition)
+	}
+	s.mu.Unlock()
+	if h != nil {
+		h.stop()
+	}
 }
 
 // Host makes the server ingest and serve the given partitions of a version.
@@ -180,7 +266,7 @@ func (s *Server) Host(ctx context.Context, v VersionSpec, partitions ...int32) e
 	s.mu.Lock()
 	hv := s.versions[versionKey{v.Store, v.Version}]
 	if hv == nil {
-		hv = &hostedVersion{spec: v, parts: map[int32]*partitionStats{}}
+		hv = &hostedVersion{spec: v, parts: map[int32]*partitionStats{}, leaders: map[int32]*leaderHandle{}}
 		s.versions[versionKey{v.Store, v.Version}] = hv
 	}
 	var todo []int32
@@ -211,6 +297,9 @@ func (s *Server) DropVersion(ctx context.Context, store string, version int32) e
 	delete(s.versions, versionKey{store, version})
 	s.mu.Unlock()
 	if hv != nil {
+		for _, h := range hv.leaders {
+			h.stop() // hands the partition back to the ingester, dropped next
+		}
 		for p := range hv.parts {
 			if err := s.in.drop(ctx, storage.PartitionID{Store: store, Version: version, Partition: p}, hv.spec.Topic); err != nil {
 				return err
@@ -287,32 +376,19 @@ func (s *Server) Get(store string, version int32, key []byte) (Value, bool, erro
 	if err != nil || !ok || rec.Tombstone() {
 		return Value{Partition: p}, false, err
 	}
-	raw := rec.Value
-	if rec.Flags&storage.FlagChunked != 0 {
-		size, keys, err := storage.ParseManifest(rec.Value)
-		if err != nil {
-			return Value{}, false, fmt.Errorf("server: %s: %w", id, err)
+	raw, err := decodeStored(rec, func(ck []byte) (wire.Chunk, bool, error) {
+		data, ok, err := s.db.GetChunk(id, ck)
+		if err != nil || !ok {
+			return wire.Chunk{}, ok, err
 		}
-		raw, err = wire.Reassemble(nil, &wire.ChunkManifest{ChunkKeys: keys, Size: size}, func(ck []byte) (wire.Chunk, bool, error) {
-			data, ok, err := s.db.GetChunk(id, ck)
-			if err != nil || !ok {
-				return wire.Chunk{}, ok, err
-			}
-			rk, err := wire.ParseKey(ck)
-			if err != nil {
-				return wire.Chunk{}, false, err
-			}
-			return wire.Chunk{Index: rk.ChunkIndex, Data: data}, true, nil
-		})
+		rk, err := wire.ParseKey(ck)
 		if err != nil {
-			return Value{}, false, fmt.Errorf("server: %s: %w", id, err)
+			return wire.Chunk{}, false, err
 		}
-	}
-	if c := st.codec.Load(); c != nil {
-		raw, err = c.Decompress(nil, raw)
-		if err != nil {
-			return Value{}, false, fmt.Errorf("server: %s: %w", id, err)
-		}
+		return wire.Chunk{Index: rk.ChunkIndex, Data: data}, true, nil
+	}, st.codec.Load())
+	if err != nil {
+		return Value{}, false, fmt.Errorf("server: %s: %w", id, err)
 	}
 	return Value{SchemaID: rec.SchemaID, Bytes: raw, Partition: p}, true, nil
 }

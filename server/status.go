@@ -22,8 +22,30 @@ type partitionStats struct {
 	codec         atomic.Pointer[valuecomp.Codec]
 	faults        [div.NumVerdicts]atomic.Int64
 
+	leader  atomic.Bool
+	skipped atomic.Int64 // RT records a leader could not resolve
+
 	mu       sync.Mutex
 	upstream []storage.UpstreamOffset
+	rtLag    map[int32]regionLag
+}
+
+type regionLag struct{ end, next int64 }
+
+// setRTLag records a source region's RT end offset and, when next >= 0,
+// the next offset to replay.
+func (s *partitionStats) setRTLag(region int32, end, next int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rtLag == nil {
+		s.rtLag = map[int32]regionLag{}
+	}
+	l := s.rtLag[region]
+	l.end = max(l.end, end)
+	if next >= 0 {
+		l.next = next
+	}
+	s.rtLag[region] = l
 }
 
 func (s *partitionStats) divFault(v div.Verdict) {
@@ -64,6 +86,12 @@ type PartitionStatus struct {
 	// Upstream is the processed RT position per (region, RT partition): a
 	// write at an earlier offset is readable here.
 	Upstream []storage.UpstreamOffset `json:"upstream,omitempty"`
+	// Leader is set while this server leads the partition; ReplayLag is then
+	// how many RT records each source region has that are not replayed yet.
+	Leader    bool            `json:"leader,omitempty"`
+	ReplayLag map[int32]int64 `json:"replayLag,omitempty"`
+	// Skipped counts RT records the leader could not resolve (bad input).
+	Skipped int64 `json:"skipped,omitempty"`
 	// Faults counts data integrity faults by kind.
 	Faults map[string]int64 `json:"faults,omitempty"`
 	// ReadyToServe: end-of-push seen, caught up with the version topic,
@@ -79,6 +107,18 @@ func (s *partitionStats) snapshot(id storage.PartitionID, topic string) Partitio
 	}
 	if hw := s.highWatermark.Load(); hw > st.Offset {
 		st.Lag = hw - st.Offset
+	}
+	st.Leader, st.Skipped = s.leader.Load(), s.skipped.Load()
+	s.mu.Lock()
+	for region, l := range s.rtLag {
+		if st.ReplayLag == nil {
+			st.ReplayLag = map[int32]int64{}
+		}
+		st.ReplayLag[region] = max(0, l.end-l.next)
+	}
+	s.mu.Unlock()
+	if st.Leader {
+		st.Lag = 0 // a leader writes the version topic; it is its own end
 	}
 	if f := s.failed.Load(); f != nil {
 		st.Failed = *f

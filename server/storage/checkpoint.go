@@ -35,6 +35,15 @@ type Checkpoint struct {
 	// Upstream holds, per (source region, RT partition), the next RT offset
 	// to consume: every RT record before it is applied in this partition.
 	Upstream []UpstreamOffset `json:"upstream,omitempty"`
+	// UpstreamDIV holds, per (source region, RT partition), the serialized
+	// validator of the RT records a leader consumed.
+	UpstreamDIV []UpstreamDIV `json:"upstreamDiv,omitempty"`
+	// OwnProducers are the writer GUIDs this server used while leading the
+	// partition (newest last, at most maxOwnProducers). Their records in the
+	// version topic are already applied locally up to Offset; after Offset
+	// they are applied without validation, since the validator never saw
+	// their segment starts.
+	OwnProducers []wire.GUID `json:"ownProducers,omitempty"`
 	// LeaderTerm is the highest leader term seen in footers.
 	LeaderTerm int64 `json:"leaderTerm,omitempty"`
 
@@ -64,6 +73,38 @@ type UpstreamOffset struct {
 	Region    int32 `json:"region"`
 	Partition int32 `json:"partition"`
 	Offset    int64 `json:"offset"`
+}
+
+const maxOwnProducers = 16
+
+// AddOwnProducer records a writer GUID this server leads with.
+func (c *Checkpoint) AddOwnProducer(g wire.GUID) {
+	for _, have := range c.OwnProducers {
+		if have == g {
+			return
+		}
+	}
+	c.OwnProducers = append(c.OwnProducers, g)
+	if len(c.OwnProducers) > maxOwnProducers {
+		c.OwnProducers = c.OwnProducers[len(c.OwnProducers)-maxOwnProducers:]
+	}
+}
+
+// IsOwnProducer reports whether g is one of OwnProducers.
+func (c *Checkpoint) IsOwnProducer(g wire.GUID) bool {
+	for _, have := range c.OwnProducers {
+		if have == g {
+			return true
+		}
+	}
+	return false
+}
+
+// UpstreamDIV is a leader's validator state for one RT partition.
+type UpstreamDIV struct {
+	Region    int32  `json:"region"`
+	Partition int32  `json:"partition"`
+	State     []byte `json:"state"`
 }
 
 // UpstreamOffset returns the next offset to consume for (region, partition),
@@ -108,6 +149,8 @@ func (c *Checkpoint) Clone() Checkpoint {
 		out.TopicSwitch = &t
 	}
 	out.Upstream = append([]UpstreamOffset(nil), c.Upstream...)
+	out.UpstreamDIV = append([]UpstreamDIV(nil), c.UpstreamDIV...)
+	out.OwnProducers = append([]wire.GUID(nil), c.OwnProducers...)
 	if c.DIVFaults != nil {
 		out.DIVFaults = make(map[string]int64, len(c.DIVFaults))
 		for k, v := range c.DIVFaults {

@@ -21,7 +21,8 @@
 //	| schema id u32BE | flags | value bytes (compressed as the version |
 //	|                 |       | says) or a chunk manifest             |
 //	+-----------------+-------+---------------------------------------+
-//	flags: 0x01 tombstone (a delete kept for its RMD), 0x02 chunked
+//	flags: 0x01 tombstone (a delete kept for its RMD), 0x02 chunked,
+//	       0x04 raw (stored uncompressed by a leader)
 //
 // # Guarantees
 //

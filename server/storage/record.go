@@ -12,6 +12,11 @@ type Flags uint8
 const (
 	FlagTombstone Flags = 0x01 // deleted; kept for its replication metadata
 	FlagChunked   Flags = 0x02 // Value holds a chunk manifest, not the value
+	// FlagRaw marks a value stored uncompressed whatever the version's
+	// compression: a leader stores what it resolved before the writer
+	// compressed it for the version topic, so it never pays to decompress
+	// its own writes again.
+	FlagRaw Flags = 0x04
 )
 
 // Record is a stored value.

@@ -1,0 +1,395 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rialtodb/rialto/div"
+	"github.com/rialtodb/rialto/internal/valuecomp"
+	"github.com/rialtodb/rialto/internal/wire"
+	"github.com/rialtodb/rialto/server/storage"
+	"github.com/rialtodb/rialto/writer"
+)
+
+// leaderTask leads one version partition: after the version topic's topic
+// switch it replays every source region's RT partition into the version,
+// resolving each write against local state and producing the result to the
+// version topic with a leader footer.
+//
+// Order of work for one polled RT batch (this is what keeps invariant 4
+// with a leader): resolve every record into an indexed batch (later records
+// of the batch see earlier results), produce the results, wait for the
+// version topic to acknowledge them, then commit the batch together with
+// the upstream offsets and the version-topic offset after the last
+// acknowledged record. A crash before the commit loses the local batch but
+// not the produced records: the next leader (or this one, restarted) first
+// re-consumes the version topic as a follower, learning the upstream
+// offsets from the leader footers, and resumes RT after them.
+type leaderTask struct {
+	s      *Server
+	spec   VersionSpec
+	id     storage.PartitionID
+	stats  *partitionStats
+	merger merger
+	term   int64
+	log    *slog.Logger
+}
+
+type rtBatch struct {
+	region  int32
+	hwm     int64
+	records []*kgo.Record
+}
+
+// run leads until ctx ends or an error forces a restart from the
+// checkpoint (the caller restarts it).
+func (l *leaderTask) run(ctx context.Context) error {
+	r, err := l.takeOver(ctx)
+	if err != nil {
+		return err
+	}
+	defer l.giveBack(r)
+	l.stats.leader.Store(true)
+	defer l.stats.leader.Store(false)
+
+	sop := r.ck.StartOfPush
+	wopts := []writer.Opt{
+		writer.Brokers(l.s.cfg.Brokers...), writer.Topic(l.spec.Topic), writer.Kind(writer.KindVersion),
+		writer.Partitions(l.spec.Partitions), writer.KafkaOpts(l.s.cfg.KafkaOpts...), writer.Logger(l.log),
+	}
+	if sop != nil && sop.Compression != wire.CompressionNone {
+		wopts = append(wopts, writer.Compression(sop.Compression, sop.Dictionary))
+	}
+	vtw, err := writer.New(wopts...)
+	if err != nil {
+		return fmt.Errorf("leader %s: version topic writer: %w", l.id, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		vtw.Close(cctx)
+	}()
+
+	r.ck.AddOwnProducer(vtw.GUID())
+	ts := r.ck.TopicSwitch
+	validators := map[int32]*div.Validator{}
+	batches := make(chan rtBatch, 1) // one batch in hand per region: back-pressure
+	var wg sync.WaitGroup
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	defer func() { stopPolling(); wg.Wait() }()
+	for _, src := range ts.Sources {
+		v := div.New(0)
+		for _, st := range r.ck.UpstreamDIV {
+			if st.Region == src.Region && st.Partition == l.id.Partition {
+				if err := v.UnmarshalBinary(st.State); err != nil {
+					return fmt.Errorf("leader %s: region %d validator: %w", l.id, src.Region, err)
+				}
+			}
+		}
+		validators[src.Region] = v
+		start := kgo.NewOffset().AfterMilli(ts.RewindStart)
+		if next := r.ck.UpstreamOffset(src.Region, l.id.Partition); next >= 0 {
+			start = kgo.NewOffset().At(next)
+		}
+		cl, err := kgo.NewClient(append([]kgo.Opt{
+			kgo.SeedBrokers(src.Brokers...),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{ts.Topic: {l.id.Partition: start}}),
+			kgo.FetchMaxWait(50 * time.Millisecond),
+		}, l.s.cfg.KafkaOpts...)...)
+		if err != nil {
+			return fmt.Errorf("leader %s: region %d client: %w", l.id, src.Region, err)
+		}
+		wg.Add(1)
+		go func(region int32) {
+			defer wg.Done()
+			defer cl.Close()
+			for {
+				fs := cl.PollRecords(pollCtx, l.s.cfg.MaxPollRecords)
+				if pollCtx.Err() != nil {
+					return
+				}
+				fs.EachError(func(t string, p int32, err error) {
+					l.log.Warn("real-time fetch error", "region", region, "topic", t, "partition", p, "err", err)
+				})
+				fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+					l.stats.setRTLag(region, fp.HighWatermark, -1)
+					if len(fp.Records) == 0 {
+						return
+					}
+					select {
+					case batches <- rtBatch{region: region, hwm: fp.HighWatermark, records: fp.Records}:
+					case <-pollCtx.Done():
+					}
+				})
+			}
+		}(src.Region)
+	}
+	l.log.Info("leading", "sources", len(ts.Sources), "rewindStart", ts.RewindStart)
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case b := <-batches:
+			if err := l.apply(ctx, r, vtw, validators[b.region], b); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// takeOver waits until the follower has consumed the version topic's topic
+// switch and caught up to its end, then takes the replica from the ingester.
+func (l *leaderTask) takeOver(ctx context.Context) (*replica, error) {
+	adm := kadm.NewClient(l.s.vt)
+	for {
+		ends, err := adm.ListEndOffsets(ctx, l.spec.Topic)
+		if err == nil {
+			if o, ok := ends.Lookup(l.spec.Topic, l.id.Partition); ok && o.Err == nil {
+				r, err := l.s.in.handOver(ctx, l.id, l.spec.Topic, o.Offset)
+				if err != nil {
+					return nil, err
+				}
+				if r != nil {
+					return r, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// giveBack returns the partition to the ingester, which resumes it from the
+// committed checkpoint as a follower.
+func (l *leaderTask) giveBack(r *replica) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := l.s.in.adopt(ctx, l.id, l.spec.Topic, l.stats); err != nil {
+		l.log.Error("cannot return the partition to follower ingestion", "err", err)
+	}
+}
+
+// apply resolves one RT batch, produces the results and commits them.
+func (l *leaderTask) apply(ctx context.Context, r *replica, vtw *writer.Writer, v *div.Validator, rb rtBatch) error {
+	b, err := l.s.db.NewBatch(l.id)
+	if err != nil {
+		return err
+	}
+	var (
+		mu      sync.Mutex
+		lastVT  int64 = -1
+		prodErr error
+		env     wire.Envelope
+	)
+	ack := func(res writer.Result, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && prodErr == nil {
+			prodErr = err
+		}
+		if err == nil && res.Offset > lastVT {
+			lastVT = res.Offset
+		}
+	}
+	var last int64 = -1
+	for _, rec := range rb.records {
+		last = rec.Offset
+		res := v.ValidateRecord(rec.Key, rec.Value, &env)
+		if res.Verdict != div.OK {
+			l.stats.divFault(res.Verdict)
+			if res.Verdict != div.Duplicate {
+				l.log.Warn("real-time data integrity fault", "region", rb.region, "offset", rec.Offset, "verdict", res.Verdict.String(), "reason", res.Reason)
+			}
+		}
+		if res.Drop() {
+			continue
+		}
+		if err := l.applyOne(ctx, b, r, vtw, rb.region, rec, &env, ack); err != nil {
+			b.Discard()
+			return err
+		}
+	}
+	if err := vtw.Flush(ctx); err != nil {
+		b.Discard()
+		return fmt.Errorf("leader %s: flush: %w", l.id, err)
+	}
+	mu.Lock()
+	perr, lvt := prodErr, lastVT
+	mu.Unlock()
+	if perr != nil {
+		b.Discard()
+		return fmt.Errorf("leader %s: produce to version topic: %w", l.id, perr)
+	}
+	if lvt >= r.ck.Offset {
+		r.ck.Offset = lvt + 1
+	}
+	r.ck.SetUpstream(rb.region, l.id.Partition, last+1)
+	state, _ := v.MarshalBinary()
+	setUpstreamDIV(&r.ck, rb.region, l.id.Partition, state)
+	if err := r.checkpoint(b); err != nil {
+		b.Discard()
+		return err
+	}
+	if err := b.Commit(); err != nil {
+		return err
+	}
+	r.published()
+	l.stats.setRTLag(rb.region, rb.hwm, last+1)
+	return nil
+}
+
+func setUpstreamDIV(ck *storage.Checkpoint, region, partition int32, state []byte) {
+	for i := range ck.UpstreamDIV {
+		if ck.UpstreamDIV[i].Region == region && ck.UpstreamDIV[i].Partition == partition {
+			ck.UpstreamDIV[i].State = state
+			return
+		}
+	}
+	ck.UpstreamDIV = append(ck.UpstreamDIV, storage.UpstreamDIV{Region: region, Partition: partition, State: state})
+}
+
+// applyOne resolves one RT record into the batch and produces the result.
+// A record that cannot be resolved (bad schema id, undecodable update) is
+// logged, counted and skipped: one bad record never stalls a partition.
+func (l *leaderTask) applyOne(ctx context.Context, b *storage.Batch, r *replica, vtw *writer.Writer, region int32, rec *kgo.Record, e *wire.Envelope, ack func(writer.Result, error)) error {
+	rk, err := wire.ParseKey(rec.Key)
+	if err != nil {
+		l.skip(region, rec.Offset, err)
+		return nil
+	}
+	w := rtWrite{typ: e.Type, ts: e.Producer.Timestamp(), region: region}
+	switch e.Type {
+	case wire.TypeControl:
+		return nil // segment framing and incremental-push markers carry no data
+	case wire.TypeChunk:
+		// Kept until its manifest arrives; the manifest's put removes it.
+		return b.PutChunk(rec.Key, e.Chunk.Data)
+	case wire.TypePut:
+		w.schemaID, w.payload = e.Put.SchemaID, e.Put.Value
+		if m := e.Put.Chunks; m != nil {
+			w.payload, err = wire.Reassemble(nil, m, batchChunks(b))
+			if err != nil {
+				l.skip(region, rec.Offset, err)
+				return nil
+			}
+			for _, k := range m.ChunkKeys {
+				if err := b.DeleteChunk(k); err != nil {
+					return err
+				}
+			}
+		}
+	case wire.TypeDelete:
+	case wire.TypeUpdate:
+		w.schemaID, w.updateSchemaID, w.payload = e.Update.SchemaID, e.Update.UpdateSchemaID, e.Update.Update
+	}
+	cur, err := l.current(b, r, rk.Key)
+	if err != nil {
+		return err
+	}
+	m, err := l.merger.merge(cur, w)
+	if err != nil {
+		l.skip(region, rec.Offset, err)
+		return nil
+	}
+	if m.ignored {
+		return nil
+	}
+	opts := []writer.CallOpt{
+		writer.ToPartition(l.id.Partition),
+		writer.WithTimestamp(w.ts),
+		writer.WithLeader(wire.Leader{UpstreamRegion: region, UpstreamPartition: l.id.Partition, UpstreamOffset: rec.Offset, LeaderTerm: l.term}),
+	}
+	if m.rmd != nil {
+		opts = append(opts, writer.WithRMD(m.rmdVer, m.rmd))
+		if err := b.PutRMD(rk.Key, storage.RMD{Version: m.rmdVer, Data: m.rmd}); err != nil {
+			return err
+		}
+	}
+	if m.delete {
+		if m.rmd != nil {
+			err = b.Put(rk.Key, storage.Record{SchemaID: m.schemaID, Flags: storage.FlagTombstone})
+		} else {
+			err = b.Delete(rk.Key)
+		}
+		if err != nil {
+			return err
+		}
+		return vtw.DeleteBytesAsync(ctx, rk.Key, ack, opts...)
+	}
+	if err := b.Put(rk.Key, storage.Record{SchemaID: m.schemaID, Flags: storage.FlagRaw, Value: m.value}); err != nil {
+		return err
+	}
+	r.ck.Records++
+	return vtw.PutBytesAsync(ctx, rk.Key, m.schemaID, m.value, ack, opts...)
+}
+
+func (l *leaderTask) skip(region int32, offset int64, err error) {
+	l.stats.skipped.Add(1)
+	l.log.Warn("real-time record skipped", "region", region, "offset", offset, "err", err)
+}
+
+// current reads the stored state of key, seeing the batch's own writes.
+func (l *leaderTask) current(b *storage.Batch, r *replica, key []byte) (current, error) {
+	rec, ok, err := b.Get(key)
+	if err != nil || !ok {
+		return current{}, err
+	}
+	c := current{exists: true, tombstone: rec.Tombstone(), schemaID: rec.SchemaID}
+	if !c.tombstone {
+		c.value, err = decodeStored(rec, batchChunks(b), r.codec)
+		if err != nil {
+			return current{}, fmt.Errorf("leader %s: stored value: %w", l.id, err)
+		}
+	}
+	rmd, ok, err := b.GetRMD(key)
+	if err != nil {
+		return current{}, err
+	}
+	if ok {
+		c.rmd, c.rmdVer = rmd.Data, rmd.Version
+	}
+	return c, nil
+}
+
+func batchChunks(b *storage.Batch) wire.ChunkLookup {
+	return func(k []byte) (wire.Chunk, bool, error) {
+		data, ok, err := b.GetChunk(k)
+		if err != nil || !ok {
+			return wire.Chunk{}, ok, err
+		}
+		rk, err := wire.ParseKey(k)
+		if err != nil {
+			return wire.Chunk{}, false, err
+		}
+		return wire.Chunk{Index: rk.ChunkIndex, Data: data}, true, nil
+	}
+}
+
+// decodeStored turns a stored record into the uncompressed value:
+// reassembling chunks and decompressing unless the leader stored it raw.
+func decodeStored(rec storage.Record, chunks wire.ChunkLookup, codec *valuecomp.Codec) ([]byte, error) {
+	raw := rec.Value
+	if rec.Flags&storage.FlagChunked != 0 {
+		size, keys, err := storage.ParseManifest(rec.Value)
+		if err != nil {
+			return nil, err
+		}
+		if raw, err = wire.Reassemble(nil, &wire.ChunkManifest{ChunkKeys: keys, Size: size}, chunks); err != nil {
+			return nil, err
+		}
+	}
+	if rec.Flags&storage.FlagRaw != 0 || codec == nil {
+		return raw, nil
+	}
+	return codec.Decompress(nil, raw)
+}
