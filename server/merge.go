@@ -175,4 +175,3 @@ func (s *StaticSchemaSource) ValueSchema(id int32) (avro.Schema, error) {
 }
 
 func (s *StaticSchemaSource) SupersetID() int32 { return int32(len(s.schemas)) }
-
