@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rialtodb/rialto/internal/wire"
@@ -85,6 +86,7 @@ type Server struct {
 
 	mu       sync.RWMutex
 	versions map[versionKey]*hostedVersion
+	current  map[string]int32 // store → version reads go to by default
 
 	// life ends when Close is called; every goroutine the server starts
 	// (ingestion, leaders) stops with it and is waited for.
@@ -107,7 +109,10 @@ type VersionSpec struct {
 	Version    int32
 	Topic      string // the version topic, "<store>_v<N>"
 	Partitions int32  // the version's partition count
-	// Schemas resolves value schema ids; required to lead.
+	// KeySchema is the store's key schema (reads serialize keys with it).
+	KeySchema avro.Schema
+	// Schemas resolves value schema ids; required to lead and to render
+	// values as JSON.
 	Schemas SchemaSource
 	// ActiveActive makes leaders resolve conflicts with replication
 	// metadata (SEMANTICS §3–6); otherwise RT order decides (§2).
@@ -153,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 		db.Close()
 		return nil, fmt.Errorf("server: kafka client: %w", err)
 	}
-	s := &Server{cfg: cfg, db: db, vt: vt, log: cfg.Logger, versions: map[versionKey]*hostedVersion{}, done: make(chan struct{})}
+	s := &Server{cfg: cfg, db: db, vt: vt, log: cfg.Logger, versions: map[versionKey]*hostedVersion{}, current: map[string]int32{}, done: make(chan struct{})}
 	s.life, s.cancel = context.WithCancel(context.Background())
 	s.in = newIngester(vt, db, cfg.Logger, cfg.CompactionLag, cfg.MaxPollRecords)
 	return s, nil
@@ -340,6 +345,34 @@ func (s *Server) Status() []PartitionStatus {
 		return a.Partition < b.Partition
 	})
 	return out
+}
+
+// SetCurrentVersion names the version reads of a store go to when they do
+// not name one. The controller sets it when it swaps versions.
+func (s *Server) SetCurrentVersion(store string, version int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.current[store] = version
+}
+
+// CurrentVersion returns the version reads of store go to, and false when
+// none was set.
+func (s *Server) CurrentVersion(store string) (int32, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, ok := s.current[store]
+	return v, ok
+}
+
+// Spec returns the spec of a hosted version.
+func (s *Server) Spec(store string, version int32) (VersionSpec, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	hv := s.versions[versionKey{store, version}]
+	if hv == nil {
+		return VersionSpec{}, false
+	}
+	return hv.spec, true
 }
 
 // ErrNotHosted is returned for a read of a partition this server does not host.
