@@ -27,12 +27,12 @@ const (
 	gString
 	gNullString
 	gBool
-	gRecIgnore   // record {v:int, note:string order:ignore}: Avro-equal values with different bytes
-	gList        // array<long>
-	gNullList    // [null, array<string>]
-	gRecList     // array<record {k:int, note:string order:ignore}>
-	gMap         // map<long>
-	gNullMap     // [null, map<[null,long]>]
+	gRecIgnore // record {v:int, note:string order:ignore}: Avro-equal values with different bytes
+	gList      // array<long>
+	gNullList  // [null, array<string>]
+	gRecList   // array<record {k:int, note:string order:ignore}>
+	gMap       // map<long>
+	gNullMap   // [null, map<[null,long]>]
 	gKinds
 )
 
