@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +18,7 @@ import (
 	"github.com/rialtodb/rialto/partialupdate"
 )
 
-// TestDataDriven runs the scripts under testdata/. Commands:
+// TestDataDriven runs the scripts under testdata/rules. Commands:
 //
 //	schema id=N [superset]   input: value schema JSON; registers it (superset:
 //	                         it is the registry's superset; the first schema is
@@ -38,7 +40,7 @@ import (
 // against its own result, which must be ignored (idempotence), and twice
 // against the input, which must give the same bytes (purity).
 func TestDataDriven(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/rules", func(t *testing.T, path string) {
 		h := &harness{reg: &conflict.StaticRegistry{Schemas: map[int32]avro.Schema{}}, mode: conflict.FieldLevel, superset: -1}
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			out, err := h.run(t, d)
@@ -299,4 +301,64 @@ func elemStr(e conflict.ElementExplanation, withTs bool) string {
 		s += "@" + strconv.FormatInt(e.TS, 10)
 	}
 	return s
+}
+
+// TestEveryRuleHasACase checks that each numbered rule of SEMANTICS §3–6
+// is named by a "# rule:" line of some script under testdata/rules.
+func TestEveryRuleHasACase(t *testing.T) {
+	rules := []string{
+		"§3 field-level", "§3 value-level", "§3 Converting value-level timestamp T to field-level", "§3 A key with no RMD at all",
+		"§4 PUT with ts > T", "§4 PUT with ts < T", "§4 PUT with ts == T on a tombstone", "§4 PUT with ts == T: the larger serialized bytes",
+		"§4 PUT with ts == T: equal bytes", "§4 DELETE with ts >= T", "§4 DELETE with ts < T", "§4 No RMD yet: PUT", "§4 No RMD yet: DELETE",
+		"§5 PUT ignored outright", "§5 PUT value schemas may differ", "§5 PUT scalar F < ts", "§5 PUT scalar F > ts",
+		"§5 PUT scalar F == ts: the larger value wins", "§5 PUT scalar F == ts: equal keeps the old", "§5 PUT collection field",
+		"§5 PUT fields it lacks take their defaults",
+		"§5 DELETE ignored outright", "§5 DELETE scalar", "§5 DELETE collection field", "§5 DELETE if every field ends fully deleted",
+		"§5 UPDATE ignored outright", "§5 UPDATE the stored value is read in the superset schema", "§5 UPDATE a key with no RMD (never written)",
+		"§5 UPDATE a key with no RMD (batch data)", "§5 UPDATE a tombstone starts from the defaults", "§5 UPDATE NoOp fields",
+		"§5 UPDATE Set", "§5 UPDATE collection ops", "§5 UPDATE if nothing changed", "§5 UPDATE the result always leaves a live value",
+		"§6 ignoring a whole-field operation: topTs > ts", "§6 ignoring a whole-field operation: topTs == ts and topRegion > region",
+		"§6 ignoring a whole-field operation: equal region", "§6 merge ignored if ts <= topTs",
+		"§6 whole-field set, step 1", "§6 whole-field set, step 2", "§6 whole-field set, step 3: keep elements",
+		"§6 whole-field set, step 3: a null L", "§6 whole-field set, step 3: no value comparison",
+		"§6 whole-field delete, step 1", "§6 whole-field delete, step 2", "§6 whole-field delete, step 3: drop",
+		"§6 whole-field delete, step 3: if nothing was dropped", "§6 whole-field delete, step 3: if nothing remains",
+		"§6 merge step 1: elements named in both", "§6 merge step 1: for maps", "§6 merge step 1: nothing left",
+		"§6 merge step 2: add an element tombstoned at < ts", "§6 merge step 2: add an element tombstoned at >= ts",
+		"§6 merge step 2: add an element in the put-only prefix", "§6 merge step 2: add an absent element",
+		"§6 merge step 2: add an element active at < ts", "§6 merge step 2: add an element active at == ts",
+		"§6 merge step 2: maps at == ts: a null current value", "§6 merge step 2: maps at == ts: a null new value",
+		"§6 merge step 2: add an element active at > ts",
+		"§6 merge step 3: remove an element tombstoned at < ts", "§6 merge step 3: remove an element tombstoned at >= ts",
+		"§6 merge step 3: remove an element active at <= ts", "§6 merge step 3: remove an element active at > ts",
+		"§6 merge step 3: remove an absent element", "§6 merge step 4", "§6 element identity",
+	}
+	var named []string
+	ents, err := os.ReadDir("testdata/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("testdata/rules", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if s, ok := strings.CutPrefix(line, "# rule: "); ok {
+				named = append(named, s)
+			}
+		}
+	}
+	for _, r := range rules {
+		found := false
+		for _, n := range named {
+			if strings.HasPrefix(n, r) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("no case names rule %q", r)
+		}
+	}
 }
