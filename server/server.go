@@ -32,6 +32,24 @@ type Config struct {
 	CompactionLag time.Duration `json:"compactionLag"`
 	// MaxPollRecords bounds one ingestion batch. Default 10 000.
 	MaxPollRecords int `json:"maxPollRecords"`
+	// ServerID is this server's stable identity in the placement group;
+	// empty disables placement (partitions are then hosted by calling Host
+	// and Lead directly).
+	ServerID string `json:"serverId"`
+	// AdvertiseAddr is the read address other parties reach this server at.
+	AdvertiseAddr string `json:"advertiseAddr"`
+	// Group is the consumer group the region's servers place partitions
+	// through. Default "rialto-servers".
+	Group string `json:"group"`
+	// PlacementTopic is the (one-partition) topic the group subscribes to so
+	// that Kafka manages its membership. Default "_rialto_placement".
+	PlacementTopic string `json:"placementTopic"`
+	// ReplicationFactor of topics the server creates. Default -1 (the
+	// broker's default).
+	ReplicationFactor int16 `json:"replicationFactor"`
+	// SessionTimeout: how long a silent server keeps its partitions before
+	// the group moves them. Default 10s.
+	SessionTimeout time.Duration `json:"sessionTimeout"`
 	// KafkaOpts are extra franz-go options (TLS, SASL, …).
 	KafkaOpts []kgo.Opt `json:"-"`
 	// Logger receives the server's logs. Default slog.Default().
@@ -52,6 +70,18 @@ func (c *Config) EnsureDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Group == "" {
+		c.Group = "rialto-servers"
+	}
+	if c.PlacementTopic == "" {
+		c.PlacementTopic = "_rialto_placement"
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = -1
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
 }
 
 // Validate reports every problem with the configuration.
@@ -69,6 +99,9 @@ func (c *Config) Validate() error {
 	if c.CompactionLag < 0 {
 		errs = append(errs, fmt.Errorf("compactionLag: %s is negative", c.CompactionLag))
 	}
+	if c.SessionTimeout < 0 {
+		errs = append(errs, fmt.Errorf("sessionTimeout: %s is negative", c.SessionTimeout))
+	}
 	if c.MaxPollRecords < 0 {
 		errs = append(errs, fmt.Errorf("maxPollRecords: %d is negative", c.MaxPollRecords))
 	}
@@ -83,6 +116,8 @@ type Server struct {
 	vt  *kgo.Client
 	in  *ingester
 	log *slog.Logger
+
+	pl placementState
 
 	mu       sync.RWMutex
 	versions map[versionKey]*hostedVersion
@@ -160,6 +195,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, db: db, vt: vt, log: cfg.Logger, versions: map[versionKey]*hostedVersion{}, current: map[string]int32{}, done: make(chan struct{})}
 	s.life, s.cancel = context.WithCancel(context.Background())
+	s.pl.wake = make(chan struct{}, 1)
 	s.in = newIngester(vt, db, cfg.Logger, cfg.CompactionLag, cfg.MaxPollRecords)
 	return s, nil
 }
@@ -176,8 +212,17 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	stop := context.AfterFunc(s.life, cancel)
 	defer stop()
-	s.in.run(ctx)
-	return nil
+	if s.cfg.ServerID == "" {
+		s.in.run(ctx)
+		return nil
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.in.run(ctx) }()
+	err := s.runPlacement(ctx)
+	cancel()
+	wg.Wait()
+	return err
 }
 
 // Close stops ingestion and leadership, waits for them, and closes
