@@ -3,6 +3,7 @@ package conflict
 import (
 	"bytes"
 	"slices"
+	"sync"
 
 	"github.com/hamba/avro/v2"
 	"github.com/rialtodb/rialto/internal/avrox"
@@ -34,14 +35,49 @@ type coll struct {
 	tombs     []elem
 	topTs     int64
 	topRegion int32
+	canon     bool // identity is byte equality
+	s         *scratch
 	err       error // first comparison error (only on malformed bytes)
 }
 
 func (c *coll) putOnly() bool { return len(c.merge) == 0 && len(c.tombs) == 0 }
 
-// splitValue reads a collection field value: its items, or its bytes as a
-// base when it holds another branch of the union (null).
-func splitValue(fi *partialupdate.Field, v []byte) (base []byte, items []elem, err error) {
+// scratch holds the working memory of one Resolve call; it is pooled so
+// that the hot path allocates only the result. Slices in it alias inputs,
+// never the other way round.
+type scratch struct {
+	fs       fieldState
+	vsp, rsp []avrox.Span
+	psp      []avrox.Span
+	outs     []fieldOut
+	buf      []byte // touched fields' new value and RMD bytes (fieldOut offsets)
+	raw      [][]byte
+	ents     []avrox.Entry
+	elems    []elem // the stored collection's elements
+	lelems   []elem // a whole-field set's new elements
+	tombs    []elem
+	add, rem []elem
+	c        coll
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+// putScratch returns s to the pool. Its slices may still reference the last
+// call's input bytes; sync.Pool drops entries within two GC cycles, so that
+// retention is bounded, and scratches grown by huge inputs are not kept.
+func putScratch(s *scratch) {
+	if cap(s.buf) > 1<<20 || cap(s.elems) > 1<<14 || cap(s.lelems) > 1<<14 || cap(s.tombs) > 1<<14 {
+		return
+	}
+	scratchPool.Put(s)
+}
+
+// splitValue reads a collection field value into dst: its items, or its
+// bytes as a base when it holds another branch of the union (null).
+func splitValue(fi *partialupdate.Field, v []byte, s *scratch, dst []elem) (base []byte, items []elem, err error) {
+	items = dst[:0]
 	body := v
 	if fi.Union != nil {
 		br, n, err := avrox.ReadLong(v)
@@ -54,32 +90,106 @@ func splitValue(fi *partialupdate.Field, v []byte) (base []byte, items []elem, e
 		body = v[n:]
 	}
 	if fi.Kind == partialupdate.Map {
-		es, _, err := avrox.MapEntries(fi.Elem, body, nil)
+		es, _, err := avrox.MapEntries(fi.Elem, body, s.ents[:0])
+		s.ents = es[:0]
 		if err != nil {
 			return nil, nil, err
 		}
-		items = make([]elem, len(es))
-		for i, e := range es {
-			items[i] = elem{key: e.Key, val: e.Value}
+		for _, e := range es {
+			items = append(items, elem{key: e.Key, val: e.Value})
 		}
 		return nil, items, nil
 	}
-	its, _, err := avrox.ArrayItems(fi.Elem, body, nil)
-	if err != nil {
-		return nil, nil, err
+	items, err = splitItems(fi.Elem, body, items)
+	return nil, items, err
+}
+
+// primLen returns a function measuring one value of primitive type t at the
+// front of b (nil for other types): the hot path of splitItems.
+func itemSkipper(t avro.Schema) func(b []byte) (int, error) {
+	p, ok := avrox.Deref(t).(*avro.PrimitiveSchema)
+	if !ok || p.Logical() != nil {
+		return nil
 	}
-	items = make([]elem, len(its))
-	for i, it := range its {
-		items[i] = elem{val: it}
+	switch p.Type() {
+	case avro.String, avro.Bytes:
+		return func(b []byte) (int, error) {
+			l, n, err := avrox.ReadLong(b)
+			if err != nil {
+				return 0, err
+			}
+			if l < 0 || l > int64(len(b)-n) {
+				return 0, avrox.ErrTruncated
+			}
+			return n + int(l), nil
+		}
+	case avro.Int, avro.Long:
+		return func(b []byte) (int, error) {
+			_, n, err := avrox.ReadLong(b)
+			return n, err
+		}
 	}
-	return nil, items, nil
+	return nil
+}
+
+// splitItems appends to dst every item of the array at the front of b (all
+// blocks; a negative count is followed by the block's byte size, which must
+// match). Items alias b.
+func splitItems(items avro.Schema, b []byte, dst []elem) ([]elem, error) {
+	fast := itemSkipper(items)
+	pos := 0
+	for {
+		cnt, n, err := avrox.ReadLong(b[pos:])
+		if err != nil {
+			return dst, err
+		}
+		pos += n
+		if cnt == 0 {
+			if pos != len(b) {
+				return dst, avrox.ErrCorrupt
+			}
+			return dst, nil
+		}
+		size := int64(-1)
+		if cnt < 0 {
+			cnt = -cnt
+			if size, n, err = avrox.ReadLong(b[pos:]); err != nil {
+				return dst, err
+			}
+			pos += n
+		}
+		if cnt < 0 || cnt > avrox.MaxItems || int(cnt)+len(dst) > avrox.MaxItems {
+			return dst, avrox.ErrLimit
+		}
+		start := pos
+		for k := int64(0); k < cnt; k++ {
+			var m int
+			if fast != nil {
+				m, err = fast(b[pos:])
+			} else {
+				m, err = avrox.Skip(items, b[pos:])
+			}
+			if err != nil {
+				return dst, err
+			}
+			dst = append(dst, elem{val: b[pos : pos+m : pos+m]})
+			pos += m
+		}
+		if size >= 0 && int64(pos-start) != size {
+			return dst, avrox.ErrCorrupt
+		}
+	}
 }
 
 // decodeColl builds the collection state from the field's value bytes and
 // its RMD bytes (a <f>_Collection record).
-func decodeColl(fi *partialupdate.Field, v, r []byte) (*coll, error) {
-	c := &coll{fi: fi, isMap: fi.Kind == partialupdate.Map}
-	base, items, err := splitValue(fi, v)
+// canon says that element identity is byte equality (avrox.CanonicalBytes
+// of the item type). The coll lives in s and is valid until the next call.
+func decodeColl(fi *partialupdate.Field, canon bool, v, r []byte, s *scratch) (*coll, error) {
+	s.c = coll{fi: fi, isMap: fi.Kind == partialupdate.Map, canon: canon, s: s}
+	c := &s.c
+	base, items, err := splitValue(fi, v, s, s.elems)
+	s.elems = items[:0]
 	if err != nil {
 		return nil, err
 	}
@@ -102,19 +212,44 @@ func decodeColl(fi *partialupdate.Field, v, r []byte) (*coll, error) {
 	if err != nil {
 		return nil, err
 	}
-	active, n, err := avrox.ArrayItems(longSchema, r[pos:], nil)
-	if err != nil {
-		return nil, err
+	// activeTs: blocks of longs.
+	nActive := 0
+	for {
+		cnt, m, err := avrox.ReadLong(r[pos:])
+		if err != nil {
+			return nil, err
+		}
+		pos += m
+		if cnt == 0 {
+			break
+		}
+		if cnt < 0 {
+			cnt = -cnt
+			_, m, err := avrox.ReadLong(r[pos:])
+			if err != nil {
+				return nil, err
+			}
+			pos += m
+		}
+		if cnt < 0 || pol < 0 || cnt > int64(len(items)) || int(pol)+nActive+int(cnt) > len(items) {
+			return nil, errorf(ErrCorrupt, "field %q: RMD has more timestamps than the value has elements", fi.Name)
+		}
+		for k := int64(0); k < cnt; k++ {
+			t, m, err := avrox.ReadLong(r[pos:])
+			if err != nil {
+				return nil, err
+			}
+			pos += m
+			items[int(pol)+nActive].ts = t
+			nActive++
+		}
 	}
-	pos += n
-	if pol < 0 || int(pol)+len(active) != len(items) || (base != nil && len(items) > 0) {
-		return nil, errorf(ErrCorrupt, "field %q: RMD has %d put-only and %d active elements, value has %d", fi.Name, pol, len(active), len(items))
+	if pol < 0 || int(pol)+nActive != len(items) || (base != nil && len(items) > 0) {
+		return nil, errorf(ErrCorrupt, "field %q: RMD has %d put-only and %d active elements, value has %d", fi.Name, pol, nActive, len(items))
 	}
 	c.prefix = items[:pol:pol]
 	c.merge = items[pol:]
-	for i, a := range active {
-		c.merge[i].ts, _, _ = avrox.ReadLong(a)
-	}
+	c.tombs = s.tombs[:0]
 	// Tombstones: blocks of (element | key, ts).
 	for {
 		cnt, m, err := avrox.ReadLong(r[pos:])
@@ -160,6 +295,7 @@ func decodeColl(fi *partialupdate.Field, v, r []byte) (*coll, error) {
 			c.tombs = append(c.tombs, t)
 		}
 	}
+	s.tombs = c.tombs[:0]
 	if pos != len(r) {
 		return nil, errorf(ErrCorrupt, "field %q: %d trailing RMD bytes", fi.Name, len(r)-pos)
 	}
@@ -222,6 +358,9 @@ func (c *coll) same(a, b *elem) bool {
 	if c.isMap {
 		return bytes.Equal(a.key, b.key)
 	}
+	if c.canon {
+		return bytes.Equal(a.val, b.val)
+	}
 	eq, err := avrox.Equal(c.fi.Elem, a.val, b.val)
 	if err != nil && c.err == nil {
 		c.err = err
@@ -283,14 +422,15 @@ func (c *coll) set(v []byte, ts int64, region int32) (bool, error) {
 	if c.wholeFieldIgnored(ts, region) {
 		return false, nil
 	}
-	base, items, err := splitValue(c.fi, v)
+	base, items, err := splitValue(c.fi, v, c.s, c.s.lelems)
+	c.s.lelems = items[:0]
 	if err != nil {
 		return false, err
 	}
 	c.topTs, c.topRegion = ts, region
 	wasPutOnly := c.putOnly()
 	keep := func(es []elem, orEqual bool) []elem {
-		var out []elem
+		out := es[:0] // in place
 		for _, e := range es {
 			if e.ts > ts || (orEqual && e.ts == ts) {
 				out = append(out, e)
@@ -303,9 +443,9 @@ func (c *coll) set(v []byte, ts int64, region int32) (bool, error) {
 	if asWritten.setDedupes && !wasPutOnly {
 		items = c.dedupeKeepLast(items)
 	}
-	prefix := make([]elem, 0, len(items))
+	prefix := items[:0] // in place
 	for i := range items {
-		if indexOf(c, c.merge, &items[i]) >= 0 || indexOf(c, c.tombs, &items[i]) >= 0 {
+		if (len(c.merge) > 0 && indexOf(c, c.merge, &items[i]) >= 0) || (len(c.tombs) > 0 && indexOf(c, c.tombs, &items[i]) >= 0) {
 			continue
 		}
 		prefix = append(prefix, items[i])
@@ -333,19 +473,23 @@ func (c *coll) mergeOps(add, remove []elem, ts int64) error {
 	if ts <= c.topTs {
 		return nil
 	}
-	// Step 1.
-	var a, r []elem
-	for i := range add {
-		if indexOf(c, remove, &add[i]) < 0 {
-			a = append(a, add[i])
+	// Step 1 (add and remove are the caller's scratch: filtered in place
+	// into copies so that neither filter sees the other's result).
+	a, r := add, remove
+	if len(remove) > 0 && len(add) > 0 {
+		a = c.s.lelems[:0]
+		for i := range add {
+			if indexOf(c, remove, &add[i]) < 0 {
+				a = append(a, add[i])
+			}
 		}
-	}
-	if c.isMap {
-		r = remove
-	} else {
-		for i := range remove {
-			if indexOf(c, add, &remove[i]) < 0 {
-				r = append(r, remove[i])
+		c.s.lelems = a[:0]
+		if !c.isMap {
+			r = remove[:0]
+			for i := range remove {
+				if indexOf(c, add, &remove[i]) < 0 {
+					r = append(r, remove[i])
+				}
 			}
 		}
 	}

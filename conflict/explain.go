@@ -151,7 +151,7 @@ func explainField(fi *partialupdate.Field, v, fr []byte) (FieldExplanation, erro
 		fe.TS, _, _ = avrox.ReadLong(fr)
 		return fe, nil
 	}
-	c, err := decodeColl(fi, v, fr)
+	c, err := decodeColl(fi, false, v, fr, new(scratch))
 	if err != nil {
 		return fe, wrapf(ErrCorrupt, err, "field %q", fi.Name)
 	}

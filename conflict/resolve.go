@@ -164,6 +164,14 @@ func ValueLevelRMD(ts int64) []byte {
 // or Applied=false with st repeated. It is a pure function of its inputs.
 // st's byte slices are never modified; the Result may alias them.
 func (r *Resolver) Resolve(st State, op Op) (Result, error) {
+	return r.ResolveAppend(nil, st, op)
+}
+
+// ResolveAppend is Resolve writing a field-level result's value and RMD
+// into dst's spare capacity when it is large enough (a leader can reuse one
+// buffer per partition; the Result then aliases dst until dst is reused).
+// dst must not alias st's or op's bytes.
+func (r *Resolver) ResolveAppend(dst []byte, st State, op Op) (Result, error) {
 	if st.Value == nil && !st.Tombstone && st.RMD != nil {
 		return Result{}, errorf(ErrBadOp, "state has RMD but neither a value nor a tombstone")
 	}
@@ -175,7 +183,7 @@ func (r *Resolver) Resolve(st State, op Op) (Result, error) {
 	if r.mode == ValueLevel {
 		return r.resolveValueLevel(st, op)
 	}
-	return r.resolveFieldLevel(st, op)
+	return r.resolveFieldLevel(dst, st, op)
 }
 
 // resolveValueLevel is SEMANTICS §4.
@@ -258,10 +266,11 @@ func (fs *fieldState) fieldTs(i int) int64 {
 
 // load reads st into the superset schema with field-level RMD (§3
 // conversions; §5 "fields new to the stored value start at timestamp 0").
-func (r *Resolver) load(st State, S *schemaInfo) (*fieldState, error) {
-	fs := &fieldState{si: S, absent: st.Value == nil && !st.Tombstone}
+func (r *Resolver) load(st State, S *schemaInfo, s *scratch) (*fieldState, error) {
+	fs := &s.fs
+	*fs = fieldState{si: S, absent: st.Value == nil && !st.Tombstone}
 	from := S
-	if !fs.absent {
+	if !fs.absent && st.SchemaID != S.id {
 		a, err := r.c.info(st.SchemaID)
 		if err != nil {
 			return nil, err
@@ -288,7 +297,8 @@ func (r *Resolver) load(st State, S *schemaInfo) (*fieldState, error) {
 	}
 	var err error
 	var n int
-	fs.vsp, n, err = avrox.RecordSpans(S.rec, fs.val, make([]avrox.Span, 0, len(S.fields)))
+	fs.vsp, n, err = avrox.RecordSpans(S.rec, fs.val, s.vsp[:0])
+	s.vsp = fs.vsp[:0]
 	if err != nil {
 		return nil, wrapf(ErrCorrupt, err, "stored value (schema %d)", from.id)
 	}
@@ -328,7 +338,8 @@ func (r *Resolver) load(st State, S *schemaInfo) (*fieldState, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs.rsp, n, err = avrox.RecordSpans(S.rmdFields, fs.rmd, make([]avrox.Span, 0, len(S.fields)))
+	fs.rsp, n, err = rmdSpans(S, fs.rmd, s.rsp[:0])
+	s.rsp = fs.rsp[:0]
 	if err != nil {
 		return nil, wrapf(ErrCorrupt, err, "stored RMD")
 	}
@@ -338,6 +349,62 @@ func (r *Resolver) load(st State, S *schemaInfo) (*fieldState, error) {
 	return fs, nil
 }
 
+// rmdSpans is avrox.RecordSpans for a FieldTimestamps record, specialised:
+// varints are scanned without schema dispatch and only non-empty tombstone
+// blocks are skipped with their schema.
+func rmdSpans(S *schemaInfo, b []byte, dst []avrox.Span) ([]avrox.Span, int, error) {
+	pos := 0
+	varint := func() error {
+		for k := 0; k < 10; k++ {
+			if pos >= len(b) {
+				return avrox.ErrTruncated
+			}
+			c := b[pos]
+			pos++
+			if c < 0x80 {
+				return nil
+			}
+		}
+		return avrox.ErrCorrupt
+	}
+	for i := range S.fields {
+		start := pos
+		if S.fields[i].Kind == partialupdate.Scalar {
+			if err := varint(); err != nil {
+				return dst, 0, wrapf(ErrCorrupt, err, "RMD field %q", S.fields[i].Name)
+			}
+			dst = append(dst, avrox.Span{Start: start, End: pos})
+			continue
+		}
+		for k := 0; k < 3; k++ {
+			if err := varint(); err != nil {
+				return dst, 0, wrapf(ErrCorrupt, err, "RMD field %q", S.fields[i].Name)
+			}
+		}
+		for _, items := range [2]avro.Schema{nil, S.tombItems[i]} {
+			if pos < len(b) && b[pos] == 0 {
+				pos++ // empty array: the common case
+				continue
+			}
+			var n int
+			var err error
+			if items == nil {
+				n, err = avrox.Skip(activeTsSchema, b[pos:])
+			} else {
+				n, err = avrox.Skip(S.tombArrays[i], b[pos:])
+			}
+			if err != nil {
+				return dst, 0, wrapf(ErrCorrupt, err, "RMD field %q", S.fields[i].Name)
+			}
+			pos += n
+		}
+		dst = append(dst, avrox.Span{Start: start, End: pos})
+	}
+	return dst, pos, nil
+}
+
+var activeTsSchema = avro.NewArraySchema(longSchema)
+
 // appendUniformFieldRMD appends field i's RMD for a value written at T with
 // no finer metadata: scalars T; collections topTs T, topRegion -1,
 // putOnlyLen = current size.
@@ -346,7 +413,7 @@ func appendUniformFieldRMD(dst []byte, fi *partialupdate.Field, v []byte, T int6
 	if fi.Kind == partialupdate.Scalar {
 		return dst, nil
 	}
-	_, items, err := splitValue(fi, v)
+	_, items, err := splitValue(fi, v, new(scratch), nil)
 	if err != nil {
 		return nil, wrapf(ErrCorrupt, err, "field %q", fi.Name)
 	}
@@ -445,15 +512,15 @@ func (r *Resolver) convertRMD(fs *fieldState, from *schemaInfo, b []byte) ([]byt
 	return dst, nil
 }
 
-// fieldOut is the new value and RMD of one touched field.
+// fieldOut locates the new value and RMD of one touched field in
+// scratch.buf.
 type fieldOut struct {
-	touched bool
-	val     []byte
-	rmd     []byte
+	touched        bool
+	v0, v1, r0, r1 int
 }
 
 // resolveFieldLevel is SEMANTICS §5 and §6.
-func (r *Resolver) resolveFieldLevel(st State, op Op) (Result, error) {
+func (r *Resolver) resolveFieldLevel(dst []byte, st State, op Op) (Result, error) {
 	sid, err := r.c.reg.SupersetID()
 	if err != nil {
 		return Result{}, fmt.Errorf("conflict: %w: superset id: %w", ErrUnknownSchema, err)
@@ -465,19 +532,27 @@ func (r *Resolver) resolveFieldLevel(st State, op Op) (Result, error) {
 	if err := S.fieldLevel(); err != nil {
 		return Result{}, err
 	}
-	fs, err := r.load(st, S)
+	s := getScratch()
+	defer putScratch(s)
+	fs, err := r.load(st, S, s)
 	if err != nil {
 		return Result{}, err
 	}
-	outs := make([]fieldOut, len(S.fields))
+	n := len(S.fields)
+	if cap(s.outs) < n {
+		s.outs = make([]fieldOut, n)
+	}
+	s.outs = s.outs[:n]
+	clear(s.outs)
+	s.buf = s.buf[:0]
 	allDeleted := false
 	switch op.Kind {
 	case Put:
-		err = r.fieldPut(fs, op, outs)
+		err = r.fieldPut(fs, op, s)
 	case Delete:
-		allDeleted, err = r.fieldDelete(fs, op, outs)
+		allDeleted, err = r.fieldDelete(fs, op, s)
 	case Update:
-		err = r.fieldUpdate(fs, op, outs)
+		err = r.fieldUpdate(fs, op, s)
 	}
 	if err != nil {
 		if err == errIgnored {
@@ -485,23 +560,20 @@ func (r *Resolver) resolveFieldLevel(st State, op Op) (Result, error) {
 		}
 		return Result{}, err
 	}
-	// Assemble; "changed" compares with the stored state read in S.
+	// "changed" compares with the stored state read in S.
 	changed := false
-	val := make([]byte, 0, len(fs.val)+16)
-	rmd := make([]byte, 0, len(fs.rmd)+16)
-	rmd = avrox.AppendLong(rmd, fieldLevelTag)
-	for i := range outs {
-		o := &outs[i]
+	vlen, rlen := len(fs.val), len(fs.rmd)
+	for i := range s.outs {
+		o := &s.outs[i]
 		if !o.touched {
-			val = append(val, fs.fieldVal(i)...)
-			rmd = append(rmd, fs.fieldRMD(i)...)
 			continue
 		}
-		if !bytes.Equal(o.val, fs.fieldVal(i)) || !bytes.Equal(o.rmd, fs.fieldRMD(i)) {
+		nv, nr := s.buf[o.v0:o.v1], s.buf[o.r0:o.r1]
+		vlen += len(nv) - len(fs.fieldVal(i))
+		rlen += len(nr) - len(fs.fieldRMD(i))
+		if !changed && (!bytes.Equal(nv, fs.fieldVal(i)) || !bytes.Equal(nr, fs.fieldRMD(i))) {
 			changed = true
 		}
-		val = append(val, o.val...)
-		rmd = append(rmd, o.rmd...)
 	}
 	tomb := st.Tombstone
 	switch {
@@ -513,11 +585,42 @@ func (r *Resolver) resolveFieldLevel(st State, op Op) (Result, error) {
 	if !changed && !fs.absent && tomb == st.Tombstone {
 		return unchanged(st), nil
 	}
-	res := Result{Applied: true, Tombstone: tomb, SchemaID: S.id, RMD: rmd}
+	// One buffer holds the new value and RMD.
+	out := dst[len(dst):]
+	if cap(out) < vlen+1+rlen {
+		out = make([]byte, 0, vlen+1+rlen)
+	}
 	if !tomb {
-		res.Value = val
+		out = appendFields(out, fs.val, fs.vsp, s, true)
+	}
+	v := out[:len(out):len(out)]
+	out = avrox.AppendLong(out, fieldLevelTag)
+	out = appendFields(out, fs.rmd, fs.rsp, s, false)
+	res := Result{Applied: true, Tombstone: tomb, SchemaID: S.id, RMD: out[len(v):]}
+	if !tomb {
+		res.Value = v
 	}
 	return res, nil
+}
+
+// appendFields appends the record: untouched fields copied from old in runs,
+// touched ones from scratch.buf.
+func appendFields(dst, old []byte, sp []avrox.Span, s *scratch, value bool) []byte {
+	from := 0
+	for i := range s.outs {
+		o := &s.outs[i]
+		if !o.touched {
+			continue
+		}
+		dst = append(dst, old[from:sp[i].Start]...)
+		if value {
+			dst = append(dst, s.buf[o.v0:o.v1]...)
+		} else {
+			dst = append(dst, s.buf[o.r0:o.r1]...)
+		}
+		from = sp[i].End
+	}
+	return append(dst, old[from:]...)
 }
 
 type ignoredError struct{}
@@ -528,22 +631,23 @@ func (ignoredError) Error() string { return "ignored" }
 var errIgnored error = ignoredError{}
 
 // allNewer is the "ignored outright" test: every listed field's timestamp
-// (topTs for collections) is strictly greater than ts.
+// (topTs for collections) is strictly greater than ts; idx nil means every
+// field.
 func allNewer(fs *fieldState, idx []int, ts int64) bool {
+	if idx == nil {
+		for i := range fs.si.fields {
+			if fs.fieldTs(i) <= ts {
+				return false
+			}
+		}
+		return true
+	}
 	for _, i := range idx {
 		if fs.fieldTs(i) <= ts {
 			return false
 		}
 	}
 	return true
-}
-
-func allFields(n int) []int {
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	return idx
 }
 
 // scalarPut is the §5 PUT rule for one scalar field.
@@ -574,7 +678,29 @@ var asWritten struct {
 	equalKeepsOld          bool // §5: Avro-equal values with different bytes keep the old
 }
 
-func (r *Resolver) setField(fs *fieldState, i int, nv []byte, ts int64, region int32, o *fieldOut) error {
+// emitScalar records field i's new value and timestamp in scratch.buf.
+func emitScalar(s *scratch, i int, v []byte, F int64) {
+	o := &s.outs[i]
+	o.touched = true
+	o.v0 = len(s.buf)
+	s.buf = append(s.buf, v...)
+	o.v1, o.r0 = len(s.buf), len(s.buf)
+	s.buf = avrox.AppendLong(s.buf, F)
+	o.r1 = len(s.buf)
+}
+
+// emitColl records a collection field's new value and RMD in scratch.buf.
+func emitColl(s *scratch, i int, c *coll) {
+	o := &s.outs[i]
+	o.touched = true
+	o.v0 = len(s.buf)
+	s.buf = c.appendValue(s.buf)
+	o.v1, o.r0 = len(s.buf), len(s.buf)
+	s.buf = c.appendRMD(s.buf)
+	o.r1 = len(s.buf)
+}
+
+func (r *Resolver) setField(fs *fieldState, i int, nv []byte, ts int64, region int32, s *scratch) error {
 	fi := &fs.si.fields[i]
 	cur, fr := fs.fieldVal(i), fs.fieldRMD(i)
 	if fi.Kind == partialupdate.Scalar {
@@ -583,28 +709,31 @@ func (r *Resolver) setField(fs *fieldState, i int, nv []byte, ts int64, region i
 		if err != nil {
 			return wrapf(ErrCorrupt, err, "field %q", fi.Name)
 		}
-		*o = fieldOut{touched: true, val: v, rmd: avrox.AppendLong(nil, F2)}
+		emitScalar(s, i, v, F2)
 		return nil
 	}
-	c, err := decodeColl(fi, cur, fr)
+	c, err := decodeColl(fi, fs.si.canon[i], cur, fr, s)
 	if err != nil {
 		return wrapf(ErrCorrupt, err, "field %q", fi.Name)
 	}
 	if _, err := c.set(nv, ts, region); err != nil {
 		return wrapf(ErrCorrupt, err, "field %q", fi.Name)
 	}
-	*o = fieldOut{touched: true, val: c.appendValue(nil), rmd: c.appendRMD(nil)}
+	emitColl(s, i, c)
 	return nil
 }
 
-func (r *Resolver) fieldPut(fs *fieldState, op Op, outs []fieldOut) error {
+func (r *Resolver) fieldPut(fs *fieldState, op Op, s *scratch) error {
 	S := fs.si
-	if allNewer(fs, allFields(len(S.fields)), op.TS) {
+	if allNewer(fs, nil, op.TS) {
 		return errIgnored
 	}
-	b, err := r.c.info(op.SchemaID)
-	if err != nil {
-		return err
+	b := S
+	if op.SchemaID != S.id {
+		var err error
+		if b, err = r.c.info(op.SchemaID); err != nil {
+			return err
+		}
 	}
 	pv := op.Value
 	if b != S {
@@ -612,14 +741,15 @@ func (r *Resolver) fieldPut(fs *fieldState, op Op, outs []fieldOut) error {
 		if err != nil {
 			return err
 		}
-		if pv, _, err = cv.value.Append(nil, op.Value); err != nil {
-			return wrapf(ErrCorrupt, err, "put value (schema %d)", b.id)
-		}
 		if err := avrox.Validate(b.value, op.Value); err != nil {
 			return wrapf(ErrCorrupt, err, "put value (schema %d)", b.id)
 		}
+		if pv, _, err = cv.value.Append(nil, op.Value); err != nil {
+			return wrapf(ErrCorrupt, err, "put value (schema %d)", b.id)
+		}
 	}
-	sp, n, err := avrox.RecordSpans(S.rec, pv, make([]avrox.Span, 0, len(S.fields)))
+	sp, n, err := avrox.RecordSpans(S.rec, pv, s.psp[:0])
+	s.psp = sp[:0]
 	if err != nil || n != len(pv) {
 		if err == nil {
 			err = fmt.Errorf("%d trailing bytes", len(pv)-n)
@@ -627,7 +757,7 @@ func (r *Resolver) fieldPut(fs *fieldState, op Op, outs []fieldOut) error {
 		return wrapf(ErrCorrupt, err, "put value (schema %d)", b.id)
 	}
 	for i := range S.fields {
-		if err := r.setField(fs, i, pv[sp[i].Start:sp[i].End], op.TS, op.Region, &outs[i]); err != nil {
+		if err := r.setField(fs, i, pv[sp[i].Start:sp[i].End], op.TS, op.Region, s); err != nil {
 			return err
 		}
 	}
@@ -636,9 +766,9 @@ func (r *Resolver) fieldPut(fs *fieldState, op Op, outs []fieldOut) error {
 
 // fieldDelete is the §5 DELETE rule; it reports whether every field ended
 // fully deleted.
-func (r *Resolver) fieldDelete(fs *fieldState, op Op, outs []fieldOut) (bool, error) {
+func (r *Resolver) fieldDelete(fs *fieldState, op Op, s *scratch) (bool, error) {
 	S := fs.si
-	if allNewer(fs, allFields(len(S.fields)), op.TS) {
+	if allNewer(fs, nil, op.TS) {
 		return false, errIgnored
 	}
 	all := true
@@ -665,10 +795,10 @@ func (r *Resolver) fieldDelete(fs *fieldState, op Op, outs []fieldOut) (bool, er
 				}
 			}
 			all = all && deleted
-			outs[i] = fieldOut{touched: true, val: v, rmd: avrox.AppendLong(nil, max(F, ts))}
+			emitScalar(s, i, v, max(F, ts))
 			continue
 		}
-		c, err := decodeColl(fi, cur, fr)
+		c, err := decodeColl(fi, S.canon[i], cur, fr, s)
 		if err != nil {
 			return false, wrapf(ErrCorrupt, err, "field %q", fi.Name)
 		}
@@ -677,7 +807,7 @@ func (r *Resolver) fieldDelete(fs *fieldState, op Op, outs []fieldOut) (bool, er
 			return false, wrapf(ErrCorrupt, err, "field %q", fi.Name)
 		}
 		all = all && applied && c.putOnly()
-		outs[i] = fieldOut{touched: true, val: c.appendValue(nil), rmd: c.appendRMD(nil)}
+		emitColl(s, i, c)
 	}
 	return all, nil
 }
@@ -711,7 +841,7 @@ func (r *Resolver) decodeUpdate(op Op) (*partialupdate.Update, *schemaInfo, erro
 	return u, b, nil
 }
 
-func (r *Resolver) fieldUpdate(fs *fieldState, op Op, outs []fieldOut) error {
+func (r *Resolver) fieldUpdate(fs *fieldState, op Op, s *scratch) error {
 	S := fs.si
 	u, b, err := r.decodeUpdate(op)
 	if err != nil {
@@ -762,7 +892,7 @@ func (r *Resolver) fieldUpdate(fs *fieldState, op Op, outs []fieldOut) error {
 					return wrapf(ErrCorrupt, err, "update field %q", fi.Name)
 				}
 			}
-			if err := r.setField(fs, i, nv, op.TS, op.Region, &outs[i]); err != nil {
+			if err := r.setField(fs, i, nv, op.TS, op.Region, s); err != nil {
 				return err
 			}
 		case partialupdate.OpListOps, partialupdate.OpMapOps:
@@ -776,7 +906,7 @@ func (r *Resolver) fieldUpdate(fs *fieldState, op Op, outs []fieldOut) error {
 				out, _, err := elemRes.Append(nil, v)
 				return out, err
 			}
-			var add, rem []elem
+			add, rem := s.add[:0], s.rem[:0]
 			if fu.Op == partialupdate.OpListOps {
 				for _, x := range fu.Add {
 					v, err := conv(x)
@@ -804,14 +934,15 @@ func (r *Resolver) fieldUpdate(fs *fieldState, op Op, outs []fieldOut) error {
 					rem = append(rem, elem{key: k})
 				}
 			}
-			c, err := decodeColl(fi, fs.fieldVal(i), fs.fieldRMD(i))
+			s.add, s.rem = add[:0], rem[:0]
+			c, err := decodeColl(fi, S.canon[i], fs.fieldVal(i), fs.fieldRMD(i), s)
 			if err != nil {
 				return wrapf(ErrCorrupt, err, "field %q", fi.Name)
 			}
 			if err := c.mergeOps(add, rem, op.TS); err != nil {
 				return wrapf(ErrCorrupt, err, "field %q", fi.Name)
 			}
-			outs[i] = fieldOut{touched: true, val: c.appendValue(nil), rmd: c.appendRMD(nil)}
+			emitColl(s, i, c)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hamba/avro/v2"
 	"github.com/rialtodb/rialto/internal/avrox"
@@ -64,10 +65,12 @@ type schemaInfo struct {
 	fields []partialupdate.Field
 	byName map[string]int
 
-	rmdJSON   string
-	rmd       avro.Schema        // the RMD schema (field-level form available when pu != nil)
-	rmdFields *avro.RecordSchema // FieldTimestamps
-	tombItems []avro.Schema      // per field: tombstone record schema (collections), else nil
+	rmdJSON    string
+	rmd        avro.Schema        // the RMD schema (field-level form available when pu != nil)
+	rmdFields  *avro.RecordSchema // FieldTimestamps
+	tombItems  []avro.Schema      // per field: tombstone record schema (collections), else nil
+	canon      []bool             // per field: collection items are equal exactly when their bytes are
+	tombArrays []avro.Schema      // per field: array of tombItems
 }
 
 func (si *schemaInfo) fieldLevel() error {
@@ -159,9 +162,17 @@ func compileSchema(id int32, s avro.Schema) (*schemaInfo, error) {
 	u := p.(*avro.RecordSchema).Fields()[0].Type().(*avro.UnionSchema)
 	si.rmdFields = u.Types()[rmdFieldsIndex].(*avro.RecordSchema)
 	si.tombItems = make([]avro.Schema, len(si.fields))
+	si.canon = make([]bool, len(si.fields))
+	si.tombArrays = make([]avro.Schema, len(si.fields))
+	for i := range si.fields {
+		if f := &si.fields[i]; f.Kind == partialupdate.List {
+			si.canon[i] = avrox.CanonicalBytes(f.Elem)
+		}
+	}
 	for i, f := range si.rmdFields.Fields() {
 		if cr, ok := f.Type().(*avro.RecordSchema); ok {
-			si.tombItems[i] = cr.Fields()[4].Type().(*avro.ArraySchema).Items()
+			si.tombArrays[i] = cr.Fields()[4].Type()
+			si.tombItems[i] = si.tombArrays[i].(*avro.ArraySchema).Items()
 		}
 	}
 	return si, nil
@@ -265,16 +276,20 @@ func compileConversion(from, to *schemaInfo) *conversion {
 }
 
 // cache holds compiled schemas and conversions. Entries are immutable once
-// stored; lookups never iterate.
+// stored; readers load a copy-on-write map without locking; lookups never
+// iterate.
 type cache struct {
 	reg   Registry
-	infos sync.Map // int32 → *schemaInfo
+	mu    sync.Mutex // serialises writers of infos
+	infos atomic.Pointer[map[int32]*schemaInfo]
 	convs sync.Map // [2]int32 → *conversion
 }
 
 func (c *cache) info(id int32) (*schemaInfo, error) {
-	if v, ok := c.infos.Load(id); ok {
-		return v.(*schemaInfo), nil
+	if m := c.infos.Load(); m != nil {
+		if si, ok := (*m)[id]; ok {
+			return si, nil
+		}
 	}
 	s, err := c.reg.ValueSchema(id)
 	if err != nil {
@@ -287,8 +302,23 @@ func (c *cache) info(id int32) (*schemaInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, _ := c.infos.LoadOrStore(id, si)
-	return v.(*schemaInfo), nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.infos.Load()
+	if old != nil {
+		if have, ok := (*old)[id]; ok {
+			return have, nil
+		}
+	}
+	m := make(map[int32]*schemaInfo, 1)
+	if old != nil {
+		for k, v := range *old { // copy; order does not matter
+			m[k] = v
+		}
+	}
+	m[id] = si
+	c.infos.Store(&m)
+	return si, nil
 }
 
 func (c *cache) conv(from, to *schemaInfo) (*conversion, error) {
