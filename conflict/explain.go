@@ -218,15 +218,17 @@ func (ex *Explanation) Text() string {
 		b.WriteString("absent (no value, no metadata)\n")
 		return b.String()
 	case ex.Tombstone:
-		fmt.Fprintf(&b, "tombstone, schema %d, %s metadata", ex.SchemaID, ex.Metadata)
+		fmt.Fprintf(&b, "tombstone, schema %d", ex.SchemaID)
 	default:
-		fmt.Fprintf(&b, "value, schema %d, %s metadata", ex.SchemaID, ex.Metadata)
+		fmt.Fprintf(&b, "value, schema %d", ex.SchemaID)
 	}
 	switch ex.Metadata {
 	case MetadataValueLevel:
-		fmt.Fprintf(&b, ": every field decided at ts %d, region unknown", *ex.TS)
+		fmt.Fprintf(&b, ", value-level metadata: every field decided at ts %d, region unknown", *ex.TS)
 	case MetadataNone:
-		b.WriteString(" (batch data: every timestamp reads as 0)")
+		b.WriteString(", no metadata (batch data: every timestamp reads as 0)")
+	default:
+		b.WriteString(", field-level metadata")
 	}
 	b.WriteByte('\n')
 	if ex.Tombstone {
@@ -239,7 +241,11 @@ func (ex *Explanation) Text() string {
 		}
 		fmt.Fprintf(&b, "  %s = %s  (%s; last whole-field set/delete ts %d, %s)\n", f.Name, f.Value, f.Kind, f.TS, regionText(f.Region))
 		for _, e := range f.Elements {
-			fmt.Fprintf(&b, "    %s  ts %d, %s, %s\n", elemText(e), e.TS, map[bool]string{true: "from that set", false: "merged"}[e.Source == "set"], regionText(e.Region))
+			how := "merged"
+			if e.Source == "set" {
+				how = "from that set"
+			}
+			fmt.Fprintf(&b, "    %s  ts %d, %s, %s\n", elemText(e), e.TS, how, regionText(e.Region))
 		}
 		for _, e := range f.Tombstones {
 			fmt.Fprintf(&b, "    removed %s  ts %d, %s\n", elemText(e), e.TS, regionText(e.Region))
