@@ -947,3 +947,40 @@ func (r *Resolver) fieldUpdate(fs *fieldState, op Op, s *scratch) error {
 	}
 	return nil
 }
+
+// ToFieldLevel returns st read in the superset schema with field-level RMD:
+// the §3 conversions (no RMD → T = 0; value-level T → every scalar T, every
+// collection topTs T, topRegion -1, putOnlyLen = its size; fields new to
+// st's schema at 0). A missing key stays missing; a tombstone keeps its
+// (converted) RMD.
+func (r *Resolver) ToFieldLevel(st State) (State, error) {
+	if st.Value == nil && !st.Tombstone {
+		if st.RMD != nil {
+			return State{}, errorf(ErrBadOp, "state has RMD but neither a value nor a tombstone")
+		}
+		return st, nil
+	}
+	sid, err := r.c.reg.SupersetID()
+	if err != nil {
+		return State{}, fmt.Errorf("conflict: %w: superset id: %w", ErrUnknownSchema, err)
+	}
+	S, err := r.c.info(sid)
+	if err != nil {
+		return State{}, err
+	}
+	if err := S.fieldLevel(); err != nil {
+		return State{}, err
+	}
+	s := getScratch()
+	defer putScratch(s)
+	fs, err := r.load(st, S, s)
+	if err != nil {
+		return State{}, err
+	}
+	out := State{Tombstone: st.Tombstone, SchemaID: S.id}
+	if !st.Tombstone {
+		out.Value = append([]byte(nil), fs.val...)
+	}
+	out.RMD = append(avrox.AppendLong(nil, fieldLevelTag), fs.rmd...)
+	return out, nil
+}
