@@ -43,9 +43,9 @@
 //  8. Cost: resolving an UPDATE of 2 fields of the ~800-byte benchmark record
 //     with field-level RMD allocates nothing with ResolveAppend and a reused
 //     buffer (one allocation with Resolve) and costs about 1.6× the plain
-//     partialupdate.Apply of the same update (bench/RESULTS.md, case
-//     "conflict"): the value is split into field spans once, the RMD record
-//     once, and only touched fields are decoded and re-encoded.
+//     partialupdate.Apply of the same update (go run ./bench -only conflict;
+//     BenchmarkResolveUpdate): the value is split into field spans once, the
+//     RMD record once, and only touched fields are decoded and re-encoded.
 //
 // # Replication metadata (§3)
 //
