@@ -65,9 +65,9 @@ type Writer struct {
 	log       *slog.Logger
 	promiseFn func(*kgo.Record, error)
 
+	epoch     time.Time // latencies are measured from here (monotonic)
 	closing   atomic.Bool
 	closeDone chan struct{}
-	closeErr  error
 
 	st stats
 }
@@ -90,6 +90,7 @@ func New(opts ...Opt) (*Writer, error) {
 		log:       cfg.logger,
 		budget:    newBudget(cfg.maxBufBytes, cfg.maxBufRecords),
 		closeDone: make(chan struct{}),
+		epoch:     time.Now(),
 	}
 	w.promiseFn = w.promise
 	if w.log == nil {
@@ -255,7 +256,7 @@ func (w *Writer) PutAsync(ctx context.Context, key, value any, cb func(Result, e
 		return ErrNoSchemas
 	}
 	o := op{kind: wire.TypePut}
-	applyOpts(&o.co, opts)
+	o.co = applyOpts(opts)
 	k, err := w.serializeKey(key)
 	if err != nil {
 		return err
@@ -296,7 +297,7 @@ func (w *Writer) PutBytesAsync(ctx context.Context, key []byte, schemaID int32, 
 		return err
 	}
 	o := op{kind: wire.TypePut, key: key, schemaID: schemaID, value: value}
-	applyOpts(&o.co, opts)
+	o.co = applyOpts(opts)
 	return w.submit(ctx, &o, cb)
 }
 
@@ -325,7 +326,7 @@ func (w *Writer) DeleteBytesAsync(ctx context.Context, key []byte, cb func(Resul
 		return ErrNilKey
 	}
 	o := op{kind: wire.TypeDelete, key: key}
-	applyOpts(&o.co, opts)
+	o.co = applyOpts(opts)
 	if o.co.hasSchema {
 		if err := w.checkSchemaID(ctx, o.co.schemaID); err != nil {
 			return err
@@ -383,17 +384,25 @@ func (w *Writer) UpdateBytesAsync(ctx context.Context, key []byte, schemaID, upd
 		return err
 	}
 	o := op{kind: wire.TypeUpdate, key: key, schemaID: schemaID, updateID: updateSchemaID, value: update}
-	applyOpts(&o.co, opts)
+	o.co = applyOpts(opts)
 	if o.co.rmd != nil {
 		return fmt.Errorf("%w: an update carries no replication metadata", ErrNotAllowed)
 	}
 	return w.submit(ctx, &o, cb)
 }
 
-func applyOpts(co *callOpts, opts []CallOpt) {
-	for _, o := range opts {
-		o(co)
+// applyOpts folds the call options. Without options it allocates
+// nothing (the options' closures make co escape, so it is only declared
+// when there are some).
+func applyOpts(opts []CallOpt) callOpts {
+	if len(opts) == 0 {
+		return callOpts{}
 	}
+	var co callOpts
+	for _, o := range opts {
+		o(&co)
+	}
+	return co
 }
 
 // checkSchemaID fails for a value schema id the provider does not know.
@@ -481,7 +490,6 @@ func (w *Writer) Close(ctx context.Context) error {
 	if w.codec != nil {
 		w.codec.Close()
 	}
-	w.closeErr = err
 	return err
 }
 
@@ -501,23 +509,25 @@ type Stats struct {
 	BufferedRecords int64 // records written, not yet acknowledged (control records of segments excluded)
 }
 
+// stats are the counters kept on the producing side; the delivery side's
+// live in the budget, under its tally's lock.
 type stats struct {
-	records, bytes, puts, deletes, updates, chunks, segments, abandoned, errors atomic.Int64
+	segments, abandoned atomic.Int64
 }
 
 // Stats returns the writer's counters.
 func (w *Writer) Stats() Stats {
 	b, r := w.budget.used()
 	return Stats{
-		Records:         w.st.records.Load(),
-		Bytes:           w.st.bytes.Load(),
-		Puts:            w.st.puts.Load(),
-		Deletes:         w.st.deletes.Load(),
-		Updates:         w.st.updates.Load(),
-		Chunks:          w.st.chunks.Load(),
+		Records:         w.budget.count(cRecords),
+		Bytes:           w.budget.count(cBytes),
+		Puts:            w.budget.count(cPuts),
+		Deletes:         w.budget.count(cDeletes),
+		Updates:         w.budget.count(cUpdates),
+		Chunks:          w.budget.count(cChunks),
 		Segments:        w.st.segments.Load(),
 		Abandoned:       w.st.abandoned.Load(),
-		Errors:          w.st.errors.Load(),
+		Errors:          w.budget.count(cErrors),
 		BufferedBytes:   b,
 		BufferedRecords: r,
 	}
