@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/rialtodb/rialto/client"
 	"github.com/rialtodb/rialto/conflict"
 	"github.com/rialtodb/rialto/internal/avrox"
 	"github.com/rialtodb/rialto/internal/embedkafka/kafkatest"
@@ -611,3 +613,136 @@ func TestHTTPServeShutsDownGracefully(t *testing.T) {
 }
 
 func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// TestClientRoutesAcrossServers runs two servers hosting different
+// partitions of one version and reads through the Go client: every key
+// reaches the server that holds it; when one server's API goes away and
+// the other also hosts its partitions, reads fail over.
+func TestClientRoutesAcrossServers(t *testing.T) {
+	env := kafkatest.New(t)
+	ctx := context.Background()
+	users := newHTTPPush(t, env, "users", `"string"`, 4)
+	const n = 400
+	for i := range n {
+		if i%10 != 3 {
+			users.put(t, fmt.Sprintf("u%d", i), profile(i))
+		}
+	}
+	users.endOfPush(t)
+	spec := users.spec(t)
+
+	a := startServer(t, env.Brokers(), t.TempDir())
+	b := startServer(t, env.Brokers(), t.TempDir())
+	ha, _ := a.Handler(HTTPOptions{Logger: quietLogger()})
+	hb, baseB := httpFront(t, b, HTTPOptions{})
+	tsA := httptest.NewServer(ha)
+	defer tsA.Close()
+	if err := a.Host(ctx, spec, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Host(ctx, spec, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	a.SetCurrentVersion("users", 1)
+	b.SetCurrentVersion("users", 1)
+	waitFor(t, time.Minute, "both servers ready", func() bool { return allReady(a, 2) && allReady(b, 2) })
+
+	c, err := client.New([]string{tsA.URL, baseB}, client.Logger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	keys := make([]any, 0, n+5)
+	for i := range n + 5 {
+		keys = append(keys, fmt.Sprintf("u%d", i))
+	}
+	check := func(what string, got []client.Value) {
+		t.Helper()
+		if len(got) != len(keys) {
+			t.Fatalf("%s: %d results for %d keys", what, len(got), len(keys))
+		}
+		for i, v := range got {
+			want, ok := users.want[keys[i].(string)]
+			if v.Found != ok || !bytes.Equal(v.Bytes, want) || v.Version != 1 || (ok && v.SchemaID != 1) {
+				t.Fatalf("%s: %s = %+v, want found=%v %x", what, keys[i], v, ok, want)
+			}
+		}
+	}
+	single := make([]client.Value, len(keys))
+	for i, k := range keys {
+		if single[i], err = c.Get(ctx, "users", k); err != nil {
+			t.Fatalf("Get %s: %v", k, err)
+		}
+	}
+	check("Get", single)
+	batch, err := c.BatchGet(ctx, "users", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("BatchGet", batch)
+
+	rec, err := c.GetJSON(ctx, "users", "u1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Found || string(rec.Key) != `"u1"` || rec.Version != 1 || !strings.HasPrefix(string(rec.Value), `{"name":"name-1"`) || len(rec.Meta) == 0 {
+		t.Fatalf("GetJSON: %+v", rec)
+	}
+	if _, err := c.Get(ctx, "nostore", "x"); !errors.Is(err, client.ErrUnknownStore) {
+		t.Fatalf("unknown store: %v", err)
+	}
+	if _, err := c.Get(ctx, "users", 42); !errors.Is(err, client.ErrBadKey) {
+		t.Fatalf("int key for a string key schema: %v", err)
+	}
+
+	// Both servers answered their own partitions, neither was misdirected.
+	for name, h := range map[string]*HTTPHandler{"a": ha, "b": hb} {
+		m := scrapeRegistry(t, h)
+		if m[`rialto_read_keys_total{op="single",result="found"}`] == 0 || m[`rialto_read_keys_total{op="batch",result="found"}`] == 0 {
+			t.Errorf("server %s served no reads: %v", name, m)
+		}
+		if m[`rialto_read_requests_total{code="421",op="single"}`]+m[`rialto_read_requests_total{code="421",op="batch"}`] != 0 {
+			t.Errorf("server %s was sent keys it does not host", name)
+		}
+	}
+	// A server asked for a partition it does not host says so.
+	var p2 string
+	for i := range n {
+		if k := fmt.Sprintf("u%d", i); wire.Partition([]byte(k), 4) == 2 {
+			p2 = k
+			break
+		}
+	}
+	ans := httpDo(t, "GET", tsA.URL+"/v1/stores/users/keys/"+p2, nil)
+	wantCode(t, ans, http.StatusMisdirectedRequest, "partition 2 is not hosted", "/v1/status")
+
+	// Fail-over: b takes partitions 0 and 1 as well, then a's API dies.
+	if err := b.Host(ctx, spec, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "b ready on every partition", func() bool { return allReady(b, 4) })
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tsA.Close()
+	for i, k := range keys {
+		if single[i], err = c.Get(ctx, "users", k); err != nil {
+			t.Fatalf("Get %s after a's API died: %v", k, err)
+		}
+	}
+	check("Get after fail-over", single)
+	batch, err = c.BatchGet(ctx, "users", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("BatchGet after fail-over", batch)
+}
+
+// scrapeRegistry reads a handler's registry without HTTP.
+func scrapeRegistry(t *testing.T, h *HTTPHandler) map[string]float64 {
+	t.Helper()
+	ts := httptest.NewServer(h.Metrics().Handler())
+	defer ts.Close()
+	return scrape(t, ts.URL) // the registry's handler answers on any path
+}
