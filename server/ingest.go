@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -29,10 +30,12 @@ type ingester struct {
 	maxPoll       int
 
 	mu       sync.Mutex
+	stopped  bool // run has returned: commands fail at once
 	commands []ingestCommand
 	wake     context.CancelFunc // cancels the poll in progress
 
 	replicas map[topicPartition]*replica // owned by run
+	crashed  bool                        // an injected crash stopped run (tests)
 }
 
 type commandKind int
@@ -92,6 +95,10 @@ func (in *ingester) drop(ctx context.Context, id storage.PartitionID, topic stri
 func (in *ingester) send(ctx context.Context, c ingestCommand) (*replica, error) {
 	c.done = make(chan commandResult, 1)
 	in.mu.Lock()
+	if in.stopped {
+		in.mu.Unlock()
+		return nil, errIngesterStopped
+	}
 	in.commands = append(in.commands, c)
 	if in.wake != nil {
 		in.wake()
@@ -132,16 +139,26 @@ func (in *ingester) run(ctx context.Context) {
 			}
 		})
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			if r := in.replicas[topicPartition{fp.Topic, fp.Partition}]; r != nil {
+			if r := in.replicas[topicPartition{fp.Topic, fp.Partition}]; r != nil && !in.crashed {
 				in.ingest(r, fp)
 			}
 		})
+		if in.crashed {
+			in.failPending(errCrashed)
+			<-ctx.Done() // a crashed process does nothing more
+			return
+		}
 	}
 }
 
+// errIngesterStopped answers commands sent after ingestion stopped.
+var errIngesterStopped = errors.New("server: ingestion stopped")
+
+// failPending answers every queued command with err and refuses new ones.
 func (in *ingester) failPending(err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	in.stopped = true
 	for _, c := range in.commands {
 		c.done <- commandResult{err: err}
 	}
@@ -199,6 +216,19 @@ func (in *ingester) startConsuming(r *replica) {
 	})
 }
 
+// crashHook, when set (tests only), is asked at each commit point whether
+// to crash there: the batch is thrown away uncommitted, as a process killed
+// at that instant would lose it.
+var crashHook atomic.Pointer[func(stage string, id storage.PartitionID) bool]
+
+// errCrashed is what an injected crash returns.
+var errCrashed = errors.New("injected crash")
+
+func crashNow(stage string, id storage.PartitionID) bool {
+	h := crashHook.Load()
+	return h != nil && (*h)(stage, id)
+}
+
 // ingest applies one fetched partition's records as one batch with its
 // checkpoint.
 func (in *ingester) ingest(r *replica, fp kgo.FetchTopicPartition) {
@@ -228,6 +258,11 @@ func (in *ingester) ingest(r *replica, fp kgo.FetchTopicPartition) {
 	}
 	if err := r.checkpoint(b); err != nil {
 		in.restart(r, b, err)
+		return
+	}
+	if crashNow("ingest-before-commit", r.id) {
+		b.Discard()
+		in.crashed = true
 		return
 	}
 	if err := b.Commit(); err != nil {

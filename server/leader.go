@@ -240,6 +240,10 @@ func (l *leaderTask) apply(ctx context.Context, r *replica, vtw *writer.Writer, 
 		b.Discard()
 		return err
 	}
+	if crashNow("leader-before-commit", l.id) {
+		b.Discard()
+		return errCrashed
+	}
 	if err := b.Commit(); err != nil {
 		return err
 	}

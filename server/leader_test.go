@@ -108,12 +108,12 @@ func (f *nearlineFixture) randomWrite(t *testing.T, rng *rand.Rand, keys int) {
 	case n < 2:
 		v, _ := avro.Marshal(f.schema, map[string]any{"name": "put-" + key, "count": rng.Int63n(100), "tags": []any{"p"}, "attrs": map[string]any{"a": int64(1)}})
 		f.model[key] = v
-		if _, err := f.rtw.PutBytes(ctx, []byte(key), 1, v); err != nil {
+		if err := f.rtw.PutBytesAsync(ctx, []byte(key), 1, v, f.ack(t)); err != nil {
 			t.Fatal(err)
 		}
 	case n < 3:
 		delete(f.model, key)
-		if _, err := f.rtw.DeleteBytes(ctx, []byte(key)); err != nil {
+		if err := f.rtw.DeleteBytesAsync(ctx, []byte(key), f.ack(t)); err != nil {
 			t.Fatal(err)
 		}
 	default:
@@ -146,15 +146,33 @@ func (f *nearlineFixture) randomWrite(t *testing.T, rng *rand.Rand, keys int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.rtw.UpdateBytes(ctx, []byte(key), 1, 1, ub); err != nil {
+		if err := f.rtw.UpdateBytesAsync(ctx, []byte(key), 1, 1, ub, f.ack(t)); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// ack fails the test on a write the broker did not acknowledge. Writes are
+// asynchronous (per-key order holds: one key, one partition); flush waits.
+func (f *nearlineFixture) ack(t *testing.T) func(writer.Result, error) {
+	return func(_ writer.Result, err error) {
+		if err != nil {
+			t.Errorf("write: %v", err)
+		}
+	}
+}
+
+func (f *nearlineFixture) flush(t *testing.T) {
+	t.Helper()
+	if err := f.rtw.Flush(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // waitReplayed waits until every partition has replayed the RT topic to its end.
 func (f *nearlineFixture) waitReplayed(t *testing.T, s *Server) {
 	t.Helper()
+	f.flush(t)
 	ends, err := f.env.Admin(t).ListEndOffsets(context.Background(), f.rt)
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +224,7 @@ func TestNearlineSingleRegion(t *testing.T) {
 	for i := 0; i < 500; i++ {
 		f.randomWrite(t, rng, keys)
 	}
+	f.flush(t)
 	s := startServer(t, f.env.Brokers(), t.TempDir())
 	spec := f.spec(t)
 	ctx := context.Background()

@@ -285,7 +285,7 @@ func (s *Server) Lead(store string, version, partition int32) error {
 				task.log.Error("leader stopped; restarting from the checkpoint", "err", err)
 				select {
 				case <-ctx.Done():
-				case <-time.After(time.Second):
+				case <-time.After(leaderRestartPause):
 				}
 			}
 		}
@@ -419,6 +419,10 @@ func (s *Server) Spec(store string, version int32) (VersionSpec, bool) {
 	}
 	return hv.spec, true
 }
+
+// leaderRestartPause is how long a failed leader waits before resuming
+// from its checkpoint (tests shorten it).
+var leaderRestartPause = time.Second
 
 // ErrNotHosted is returned for a read of a partition this server does not host.
 var ErrNotHosted = errors.New("server: partition not hosted here")
