@@ -659,9 +659,11 @@ func (h *HTTPHandler) batchGet(w http.ResponseWriter, r *http.Request) (code, fo
 		case "", "json":
 			keys[i], err = keycodec.FromJSON(spec.KeySchema, raw)
 		case "base64":
-			var s string
-			if err = json.Unmarshal(raw, &s); err == nil {
-				keys[i], err = decodeBase64Key(s)
+			// base64url has no character JSON escapes: strip the quotes.
+			if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+				keys[i], err = decodeBase64Key(string(raw[1 : len(raw)-1]))
+			} else {
+				err = errors.New("a base64 key must be a JSON string of base64url characters")
 			}
 		default:
 			return h.fail(w, r, badRequest("keyEncoding: %q is not json or base64", req.KeyEncoding)), 0, 0

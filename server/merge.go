@@ -6,6 +6,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/rialtodb/rialto/conflict"
 	"github.com/rialtodb/rialto/internal/wire"
 	"github.com/rialtodb/rialto/partialupdate"
 )
@@ -175,3 +176,61 @@ func (s *StaticSchemaSource) ValueSchema(id int32) (avro.Schema, error) {
 }
 
 func (s *StaticSchemaSource) SupersetID() int32 { return int32(len(s.schemas)) }
+
+// rmdVersion is the version tag of the RMD layout package conflict writes.
+const rmdVersion = 1
+
+// conflictMerger serves active-active stores: every write is resolved
+// against the stored value and its replication metadata by package
+// conflict, so every region converges to the same bytes whatever the
+// arrival order (ARCHITECTURE invariant 2).
+type conflictMerger struct {
+	r *conflict.Resolver
+}
+
+// registryAdapter presents a SchemaSource as a conflict.Registry.
+type registryAdapter struct{ s SchemaSource }
+
+func (a registryAdapter) ValueSchema(id int32) (avro.Schema, error) { return a.s.ValueSchema(id) }
+func (a registryAdapter) SupersetID() (int32, error)                { return a.s.SupersetID(), nil }
+
+func newConflictMerger(s SchemaSource, fieldLevel bool) (*conflictMerger, error) {
+	mode := conflict.ValueLevel
+	if fieldLevel {
+		mode = conflict.FieldLevel
+	}
+	r, err := conflict.New(registryAdapter{s}, mode)
+	if err != nil {
+		return nil, err
+	}
+	return &conflictMerger{r: r}, nil
+}
+
+func (m *conflictMerger) merge(cur current, w rtWrite) (merged, error) {
+	st := conflict.State{SchemaID: cur.schemaID, Tombstone: cur.exists && cur.tombstone, RMD: cur.rmd}
+	if cur.exists && !cur.tombstone {
+		st.Value = cur.value
+	}
+	if !cur.exists {
+		st.SchemaID = 0
+	}
+	op := conflict.Op{SchemaID: w.schemaID, Value: w.payload, TS: w.ts, Region: w.region}
+	switch w.typ {
+	case wire.TypePut:
+		op.Kind = conflict.Put
+	case wire.TypeDelete:
+		op.Kind = conflict.Delete
+	case wire.TypeUpdate:
+		op.Kind = conflict.Update
+	default:
+		return merged{}, fmt.Errorf("server: %s in a real-time topic", w.typ)
+	}
+	res, err := m.r.Resolve(st, op)
+	if err != nil {
+		return merged{}, err
+	}
+	if !res.Applied {
+		return merged{ignored: true}, nil
+	}
+	return merged{delete: res.Tombstone, schemaID: res.SchemaID, value: res.Value, rmd: res.RMD, rmdVer: rmdVersion}, nil
+}

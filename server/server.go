@@ -152,6 +152,10 @@ type VersionSpec struct {
 	// ActiveActive makes leaders resolve conflicts with replication
 	// metadata (SEMANTICS §3–6); otherwise RT order decides (§2).
 	ActiveActive bool
+	// PartialUpdate keeps field-level RMD in an active-active store, so
+	// partial updates and collection merges resolve per field; without it
+	// RMD is value-level and partial updates are refused.
+	PartialUpdate bool
 }
 
 type hostedVersion struct {
@@ -266,14 +270,18 @@ func (s *Server) Lead(store string, version, partition int32) error {
 	if hv.spec.Schemas == nil {
 		return fmt.Errorf("server: %s v%d: leading needs the store's schemas", store, version)
 	}
+	var m merger = newLastWriterMerger(hv.spec.Schemas)
 	if hv.spec.ActiveActive {
-		return fmt.Errorf("server: %s v%d: active-active resolution is not wired into the server yet", store, version)
+		cm, err := newConflictMerger(hv.spec.Schemas, hv.spec.PartialUpdate)
+		if err != nil {
+			return fmt.Errorf("server: %s v%d: %w", store, version, err)
+		}
+		m = cm
 	}
 	ctx, cancel := context.WithCancel(s.life)
 	h := &leaderHandle{cancel: cancel, done: make(chan struct{})}
 	hv.leaders[partition] = h
 	id := storage.PartitionID{Store: store, Version: version, Partition: partition}
-	var m merger = newLastWriterMerger(hv.spec.Schemas)
 	task := &leaderTask{s: s, spec: hv.spec, id: id, stats: hv.parts[partition], merger: m, log: s.log.With("partition", id.String(), "role", "leader")}
 	s.tasks.Add(1)
 	go func() {
