@@ -11,6 +11,7 @@ import (
 
 	"github.com/rialtodb/rialto/internal/embedkafka"
 	"github.com/rialtodb/rialto/internal/embedkafka/kafkatest"
+	"github.com/rialtodb/rialto/internal/wire"
 	"github.com/rialtodb/rialto/writer"
 )
 
@@ -127,6 +128,44 @@ func BenchmarkBareProducer(b *testing.B) {
 			cpu := startCPU(b)
 			for i := 0; i < b.N; i++ {
 				cl.Produce(ctx, &kgo.Record{Key: keys[i%len(keys)], Value: values[i%len(values)]}, promise)
+			}
+			if err := cl.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			cpu.stop(b)
+		})
+	}
+}
+
+// BenchmarkBareFramed sends the writer's record bytes (key and envelope,
+// encoded beforehand) through franz-go alone: the writer's own cost is
+// the difference to BenchmarkPutBytesAsync.
+func BenchmarkBareFramed(b *testing.B) {
+	for _, size := range []int{100, 1024} {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			env := kafkatest.New(b, embedkafka.DataDir(b.TempDir()))
+			topic := env.Topic(b, 8, nil)
+			cl := env.Client(b, kgo.DefaultProduceTopic(topic))
+			keys, values := benchKeys(4096), benchValues(size)
+			var guid wire.GUID
+			framed := make([]kgo.Record, len(values))
+			for i, v := range values {
+				e := wire.Envelope{Type: wire.TypePut}
+				e.Producer = wire.Producer{GUID: guid, Segment: 3, Sequence: int32(1 + i*2), ProducerTimestamp: time.Now().UnixMilli()}
+				e.Put = wire.Put{SchemaID: 1, Value: v}
+				framed[i] = kgo.Record{Key: wire.AppendDataKey(nil, keys[i%len(keys)]), Value: wire.AppendValue(nil, &e)}
+			}
+			ctx := context.Background()
+			promise := func(_ *kgo.Record, err error) {
+				if err != nil {
+					b.Error(err)
+				}
+			}
+			b.SetBytes(int64(size))
+			cpu := startCPU(b)
+			for i := 0; i < b.N; i++ {
+				f := &framed[i%len(framed)]
+				cl.Produce(ctx, &kgo.Record{Key: f.Key, Value: f.Value}, promise)
 			}
 			if err := cl.Flush(ctx); err != nil {
 				b.Fatal(err)

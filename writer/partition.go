@@ -31,9 +31,54 @@ type partition struct {
 	started time.Time
 	crc     wire.SegmentChecksum
 
+	// slab and arena hand out pending records and their bytes under mu:
+	// one allocation per 128 records and per 64 KiB instead of one or two
+	// per record (allocation was the largest cost the writer added to a
+	// bare producer). A slab or arena chunk lives until its last record
+	// is acknowledged.
+	slab       []pending
+	arena      []byte
+	arenaStart int // where the last allocLocked buffer began
+
 	// broken is the highest segment in which a record failed (-1: none).
 	// The delivery goroutine sets it; the next write abandons the segment.
 	broken atomic.Int32
+}
+
+const (
+	slabRecords = 128
+	arenaBytes  = 64 << 10
+	arenaMax    = 8 << 10 // larger buffers get their own allocation
+)
+
+// allocLocked returns a cleared pending record and an empty buffer with
+// room for n bytes.
+func (p *partition) allocLocked(n int) (*pending, []byte) {
+	if len(p.slab) == 0 {
+		p.slab = make([]pending, slabRecords)
+	}
+	pd := &p.slab[0]
+	p.slab = p.slab[1:]
+	if n > arenaMax {
+		p.arenaStart = -1
+		return pd, make([]byte, 0, n)
+	}
+	if cap(p.arena)-len(p.arena) < n {
+		p.arena = make([]byte, 0, arenaBytes)
+	}
+	start := len(p.arena)
+	p.arenaStart = start
+	p.arena = p.arena[:start+n]
+	return pd, p.arena[start : start : start+n]
+}
+
+// trimLocked gives back the part of the last arena buffer the record did
+// not use (used < 0: it used none of it).
+func (p *partition) trimLocked(used int) {
+	if p.arenaStart < 0 || used < 0 {
+		return
+	}
+	p.arena = p.arena[:p.arenaStart+used]
 }
 
 func (p *partition) markBroken(segment int32) {
@@ -46,10 +91,9 @@ func (p *partition) markBroken(segment int32) {
 }
 
 // pending is one record handed to franz-go. It rides in the record's
-// Context (a background context: franz-go never cancels it), so the one
-// promise function finds it without a closure per record.
+// Context (see its context methods), so the one promise function finds it
+// without a closure per record.
 type pending struct {
-	context.Context
 	rec        kgo.Record
 	part       *partition
 	segment    int32
@@ -62,6 +106,14 @@ type pending struct {
 	last       bool   // the record whose offset the group reports
 	chunk      bool
 }
+
+// pending is the record's Context: one that is never done, so franz-go
+// never fails a buffered record for it (a record failed mid-segment would
+// be a gap) and the promise finds the pending record without a closure.
+func (*pending) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*pending) Done() <-chan struct{}       { return nil }
+func (*pending) Err() error                  { return nil }
+func (*pending) Value(any) any               { return nil }
 
 // pendingWith is a pending record with its key and value bytes in the
 // same allocation, for small records: one allocation instead of two. A
@@ -81,22 +133,18 @@ func newPending(n int) (*pending, []byte) {
 	switch {
 	case n <= 144:
 		pw := new(pendingWith[[144]byte])
-		pw.Context = background
 		return &pw.pending, pw.arr[:0]
 	case n <= 176:
 		pw := new(pendingWith[[176]byte])
-		pw.Context = background
 		return &pw.pending, pw.arr[:0]
 	case n <= 208:
 		pw := new(pendingWith[[208]byte])
-		pw.Context = background
 		return &pw.pending, pw.arr[:0]
 	case n <= 272:
 		pw := new(pendingWith[[272]byte])
-		pw.Context = background
 		return &pw.pending, pw.arr[:0]
 	}
-	return &pending{Context: background}, make([]byte, 0, n)
+	return &pending{}, make([]byte, 0, n)
 }
 
 // valueBound bounds the encoded record value of a single-record
@@ -180,7 +228,10 @@ func (w *Writer) submit(ctx context.Context, o *op, cb func(Result, error)) erro
 	}
 
 	now := time.Now()
-	start := now.Sub(w.epoch)
+	var start time.Duration
+	if w.cfg.hooks.OnWrite != nil {
+		start = now.Sub(w.epoch)
+	}
 	e := wire.Envelope{Type: o.kind}
 	e.Producer = wire.Producer{
 		GUID:                w.guid,
@@ -205,17 +256,7 @@ func (w *Writer) submit(ctx context.Context, o *op, cb func(Result, error)) erro
 
 	p := w.parts[part]
 	if !chunked {
-		// One allocation for the key and the value; the key is final
-		// before the lock, the value is encoded under it.
 		keyLen := 1 + len(o.key)
-		pd, buf := newPending(keyLen + valueBound(o))
-		pd.part, pd.op, pd.charge, pd.chargeRecs, pd.cb, pd.start = p, opKind, int64(size), 1, cb, start
-		buf = append(append(buf, byte(keyKind)), o.key...)
-		pd.rec.Topic, pd.rec.Partition, pd.rec.Timestamp = w.cfg.topic, part, now
-		pd.rec.Key = buf[:keyLen:keyLen]
-		pd.rec.Value = buf[keyLen:keyLen]
-		pd.rec.Context = pd
-
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
@@ -223,7 +264,17 @@ func (w *Writer) submit(ctx context.Context, o *op, cb func(Result, error)) erro
 			return ErrClosed
 		}
 		w.prepareLocked(p, now, 1)
-		w.frameLocked(p, pd, &e, true)
+		// The buffer is 8 spare bytes (for the checksum's lengths), the
+		// key, the value: see wire.SegmentChecksum.AddContiguous.
+		pd, buf := p.allocLocked(8 + keyLen + valueBound(o))
+		pd.part, pd.op, pd.charge, pd.chargeRecs, pd.cb, pd.start = p, opKind, int64(size), 1, cb, start
+		buf = append(append(buf[:8], byte(keyKind)), o.key...)
+		pd.rec.Topic, pd.rec.Partition, pd.rec.Timestamp = w.cfg.topic, part, now
+		pd.rec.Key = buf[8 : 8+keyLen : 8+keyLen]
+		pd.rec.Value = buf[8+keyLen : 8+keyLen]
+		pd.rec.Context = pd
+		used := w.frameContiguousLocked(p, pd, &e, buf)
+		p.trimLocked(used)
 		p.mu.Unlock()
 		return nil
 	}
@@ -234,7 +285,7 @@ func (w *Writer) submit(ctx context.Context, o *op, cb func(Result, error)) erro
 	g.add(nchunks + 1)
 	pds := make([]*pending, nchunks+1)
 	for i := range pds {
-		pds[i] = &pending{Context: background, part: p, op: opKind, group: g, start: start}
+		pds[i] = &pending{part: p, op: opKind, group: g, start: start}
 		pds[i].rec.Topic, pds[i].rec.Partition, pds[i].rec.Timestamp = w.cfg.topic, part, now
 		pds[i].rec.Context = pds[i]
 	}
@@ -376,6 +427,29 @@ func (w *Writer) frameLocked(p *partition, pd *pending, e *wire.Envelope, checks
 	w.cl.Produce(background, &pd.rec, w.promiseFn)
 }
 
+// frameContiguousLocked is frameLocked for a record whose key and value
+// follow 8 spare bytes in buf (see submit): the checksum takes one pass.
+// It returns how much of buf the record used (-1: the value outgrew buf).
+func (w *Writer) frameContiguousLocked(p *partition, pd *pending, e *wire.Envelope, buf []byte) (used int) {
+	p.seq++
+	e.Producer.Segment, e.Producer.Sequence = p.segment, p.seq
+	pd.segment = p.segment
+	pd.rec.Value = wire.AppendValue(pd.rec.Value, e)
+	k, v := len(pd.rec.Key), len(pd.rec.Value)
+	// Cap the value so that nothing can append into the next record's
+	// bytes of the arena.
+	pd.rec.Value = pd.rec.Value[:v:v]
+	used = -1
+	if whole := buf[:8+k+v]; v > 0 && &whole[len(whole)-1] == &pd.rec.Value[v-1] {
+		p.crc.AddContiguous(whole, k)
+		used = len(whole)
+	} else {
+		p.crc.Add(pd.rec.Key, pd.rec.Value) // the value outgrew the buffer
+	}
+	w.cl.Produce(background, &pd.rec, w.promiseFn)
+	return used
+}
+
 // promise runs on franz-go's delivery goroutine for every record.
 func (w *Writer) promise(r *kgo.Record, err error) {
 	pd := r.Context.(*pending)
@@ -466,7 +540,7 @@ func (w *Writer) SendControl(ctx context.Context, c wire.Control) error {
 		}
 		w.prepareLocked(p, now, 1)
 		e := wire.Envelope{Type: wire.TypeControl, Control: c}
-		pd := &pending{Context: background, part: p, op: OpControl, group: g, charge: charge, chargeRecs: 1}
+		pd := &pending{part: p, op: OpControl, group: g, charge: charge, chargeRecs: 1}
 		pd.rec.Topic, pd.rec.Partition, pd.rec.Timestamp = w.cfg.topic, p.id, now
 		pd.rec.Context = pd
 		e.Producer = wire.Producer{GUID: w.guid, ProducerTimestamp: now.UnixMilli()}
