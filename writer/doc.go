@@ -69,4 +69,25 @@
 //     there is room, its context ends, or Close begins.
 //  10. Close ends the segments, waits for acknowledgements, and is safe to
 //     call twice and concurrently with writes.
+//  11. Buffers. Every write copies the key and value before it returns;
+//     the caller may reuse them at once.
+//
+// # Cost
+//
+// The writer adds to franz-go: the envelope (~55 bytes a record), its
+// encoding, the segment checksum (one CRC32-C pass over key and value),
+// and per-record bookkeeping. Records and their bytes come from
+// per-partition slabs and arenas, so a small put costs no allocation of
+// its own. On the project's 2-core machine (go run ./bench -only writer),
+// 1 000 000 async puts from one goroutine ran at 0.97× (100 B) and 1.07×
+// (1 KiB) the rate of a bare franz-go producer sending the same record
+// bytes; see bench/writer.go. Run to run the machine varies ±1.5×, and a
+// loaded machine shows the writer's extra CPU (~150–250 ns a 100-B
+// record) more.
+//
+// # Lock order
+//
+// A partition's mutex, then franz-go's (Produce is called under it). The
+// budget's locks are leaves. franz-go's delivery goroutine, which runs
+// the callbacks, takes no partition lock.
 package writer

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rialtodb/rialto/div"
 	"github.com/rialtodb/rialto/internal/embedkafka/kafkatest"
@@ -469,4 +470,56 @@ func TestStats(t *testing.T) {
 		t.Fatalf("PartitionOf %d, want %d", n, want)
 	}
 	_ = div.OK
+}
+
+// TestSharedClient: a writer on a caller's client (Client, Partitions)
+// does not look up metadata, frames as usual, and leaves the client open.
+func TestSharedClient(t *testing.T) {
+	env := kafkatest.New(t)
+	topic := env.Topic(t, 4, nil)
+	cl := env.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	w, err := writer.New(writer.Client(cl), writer.Topic(topic), writer.Partitions(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, time.Minute)
+	value := []byte("reused buffer")
+	res, err := w.PutBytes(ctx, []byte("k"), 1, value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(value, "overwritten!!") // the writer copied the value before returning
+	if err := w.VersionSwap(ctx, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Ping(ctx); err != nil {
+		t.Fatalf("the shared client was closed: %v", err)
+	}
+	recs := consumeAll(t, env, topic)
+	var got []byte
+	for _, r := range recs[res.Partition] {
+		if r.Offset == res.Offset {
+			got = decode(t, r).Put.Value
+		}
+	}
+	if string(got) != "reused buffer" {
+		t.Fatalf("value at %+v is %q", res, got)
+	}
+	swaps := 0
+	for _, rs := range recs {
+		for _, r := range rs {
+			if e := decode(t, r); e.Type == wire.TypeControl && e.Control.Type == wire.ControlVersionSwap && e.Control.VersionSwap.NewVersion == 2 {
+				swaps++
+			}
+		}
+	}
+	if swaps != 4 {
+		t.Fatalf("version swap reached %d partitions, want 4", swaps)
+	}
+	if v := validate(t, recs); v.faults() != 0 {
+		t.Fatalf("validator: %v %v", v.verdicts, v.reasons)
+	}
 }
