@@ -56,9 +56,8 @@ func loadReplica(db *storage.DB, id storage.PartitionID, topic string, log *slog
 			return nil, err
 		}
 	}
-	stats.records.Store(r.ck.Records)
-	stats.offset.Store(r.ck.Offset)
 	stats.endOfPush.Store(r.ck.EndOfPush)
+	r.published() // what the checkpoint says is durable: readers may see it
 	return r, nil
 }
 
