@@ -78,14 +78,17 @@ func runWriterBench(ctx context.Context, cfg Config) ([]Row, error) {
 				values[i][j] = byte(rng.IntN(256))
 			}
 		}
-		// The writer's record bytes for the framed baseline: data key and
-		// envelope, with a realistic sequence number and clock.
-		framed := make([]*kgo.Record, len(values))
+		// The writer's record bytes for the framed baseline: record i has
+		// the key and value the writer's record i has (the pools cycle
+		// together every len(keys) records), with a realistic sequence
+		// number and clock, so both sides send batches of the same
+		// bytes, equally compressible.
+		framed := make([]*kgo.Record, len(keys))
 		now := time.Now().UnixMilli()
-		for i, v := range values {
+		for i := range framed {
 			e := wire.Envelope{Type: wire.TypePut}
-			e.Producer = wire.Producer{GUID: guid, Segment: 3, Sequence: int32(1 + i*2), ProducerTimestamp: now}
-			e.Put = wire.Put{SchemaID: 1, Value: v}
+			e.Producer = wire.Producer{GUID: guid, Segment: 3, Sequence: int32(1 + i%10_000), ProducerTimestamp: now}
+			e.Put = wire.Put{SchemaID: 1, Value: values[i%len(values)]}
 			framed[i] = &kgo.Record{Key: wire.AppendDataKey(nil, keys[i]), Value: wire.AppendValue(nil, &e)}
 		}
 		rates := map[string][]float64{}

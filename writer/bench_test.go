@@ -147,13 +147,15 @@ func BenchmarkBareFramed(b *testing.B) {
 			topic := env.Topic(b, 8, nil)
 			cl := env.Client(b, kgo.DefaultProduceTopic(topic))
 			keys, values := benchKeys(4096), benchValues(size)
+			// Record i has the key and value BenchmarkPutBytesAsync's
+			// record i has, so batches compress alike.
 			var guid wire.GUID
-			framed := make([]kgo.Record, len(values))
-			for i, v := range values {
+			framed := make([]kgo.Record, len(keys))
+			for i := range framed {
 				e := wire.Envelope{Type: wire.TypePut}
-				e.Producer = wire.Producer{GUID: guid, Segment: 3, Sequence: int32(1 + i*2), ProducerTimestamp: time.Now().UnixMilli()}
-				e.Put = wire.Put{SchemaID: 1, Value: v}
-				framed[i] = kgo.Record{Key: wire.AppendDataKey(nil, keys[i%len(keys)]), Value: wire.AppendValue(nil, &e)}
+				e.Producer = wire.Producer{GUID: guid, Segment: 3, Sequence: int32(1 + i), ProducerTimestamp: time.Now().UnixMilli()}
+				e.Put = wire.Put{SchemaID: 1, Value: values[i%len(values)]}
+				framed[i] = kgo.Record{Key: wire.AppendDataKey(nil, keys[i]), Value: wire.AppendValue(nil, &e)}
 			}
 			ctx := context.Background()
 			promise := func(_ *kgo.Record, err error) {
