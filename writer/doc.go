@@ -78,12 +78,13 @@
 // encoding, the segment checksum (one CRC32-C pass over key and value),
 // and per-record bookkeeping. Records and their bytes come from
 // per-partition slabs and arenas, so a small put costs no allocation of
-// its own. On the project's 2-core machine (go run ./bench -only writer),
-// 1 000 000 async puts from one goroutine ran at 0.97× (100 B) and 1.07×
-// (1 KiB) the rate of a bare franz-go producer sending the same record
-// bytes; see bench/writer.go. Run to run the machine varies ±1.5×, and a
-// loaded machine shows the writer's extra CPU (~150–250 ns a 100-B
-// record) more.
+// its own. On the project's 2-core machine (go run ./bench -only writer,
+// median of five rounds), 1 000 000 async puts from one goroutine ran at
+// 1.04× (100 B) and 1.18× (1 KiB) the rate of a bare franz-go producer
+// sending the same record bytes, and 0.93× and 0.91× the rate of one
+// sending only the user's key and value; CPU per record (whole process,
+// broker included) was within ±10 % of the same-bytes baseline. The
+// machine varies ±1.5× run to run; see bench/writer.go.
 //
 // # Lock order
 //
