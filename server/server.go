@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sort"
 	"sync"
@@ -50,6 +51,11 @@ type Config struct {
 	// SessionTimeout: how long a silent server keeps its partitions before
 	// the group moves them. Default 10s.
 	SessionTimeout time.Duration `json:"sessionTimeout"`
+	// HTTPAddr is where reads, /metrics, /healthz and /readyz are served;
+	// empty serves nothing. Loopback by default in the binaries.
+	HTTPAddr string `json:"httpAddr"`
+	// HTTP limits the read API.
+	HTTP HTTPOptions `json:"http"`
 	// KafkaOpts are extra franz-go options (TLS, SASL, …).
 	KafkaOpts []kgo.Opt `json:"-"`
 	// Logger receives the server's logs. Default slog.Default().
@@ -82,6 +88,7 @@ func (c *Config) EnsureDefaults() {
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 10 * time.Second
 	}
+	c.HTTP.EnsureDefaults()
 }
 
 // Validate reports every problem with the configuration.
@@ -98,6 +105,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CompactionLag < 0 {
 		errs = append(errs, fmt.Errorf("compactionLag: %s is negative", c.CompactionLag))
+	}
+	if err := c.HTTP.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("http: %w", err))
 	}
 	if c.SessionTimeout < 0 {
 		errs = append(errs, fmt.Errorf("sessionTimeout: %s is negative", c.SessionTimeout))
@@ -118,6 +128,10 @@ type Server struct {
 	log *slog.Logger
 
 	pl placementState
+
+	metrics *Metrics
+	http    *HTTPHandler
+	ln      net.Listener // nil without HTTPAddr
 
 	mu       sync.RWMutex
 	versions map[versionKey]*hostedVersion
@@ -200,6 +214,24 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, db: db, vt: vt, log: cfg.Logger, versions: map[versionKey]*hostedVersion{}, current: map[string]int32{}, done: make(chan struct{})}
 	s.life, s.cancel = context.WithCancel(context.Background())
 	s.pl.wake = make(chan struct{}, 1)
+	s.metrics = NewMetrics(s)
+	if cfg.HTTPAddr != "" {
+		hopts := cfg.HTTP
+		hopts.Metrics, hopts.Logger = s.metrics, cfg.Logger
+		if s.http, err = s.Handler(hopts); err != nil {
+			vt.Close()
+			db.Close()
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		if s.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			vt.Close()
+			db.Close()
+			return nil, fmt.Errorf("server: listen %s: %w", cfg.HTTPAddr, err)
+		}
+		if s.cfg.AdvertiseAddr == "" {
+			s.cfg.AdvertiseAddr = "http://" + s.ln.Addr().String()
+		}
+	}
 	s.in = newIngester(vt, db, cfg.Logger, cfg.CompactionLag, cfg.MaxPollRecords)
 	return s, nil
 }
@@ -216,18 +248,41 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	stop := context.AfterFunc(s.life, cancel)
 	defer stop()
+	var wg sync.WaitGroup
+	var httpErr error
+	if s.ln != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := Serve(ctx, s.ln, s.http, 5*time.Second); err != nil {
+				httpErr = err
+				cancel()
+			}
+		}()
+	}
+	var err error
 	if s.cfg.ServerID == "" {
 		s.in.run(ctx)
-		return nil
+	} else {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.in.run(ctx) }()
+		err = s.runPlacement(ctx)
+		cancel()
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); s.in.run(ctx) }()
-	err := s.runPlacement(ctx)
-	cancel()
 	wg.Wait()
-	return err
+	return errors.Join(err, httpErr)
 }
+
+// Addr is the address the HTTP API listens on ("" without HTTPAddr).
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Metrics is the server's Prometheus registry wrapper (served on /metrics).
+func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Close stops ingestion and leadership, waits for them, and closes
 // storage. Safe to call twice.
@@ -247,6 +302,9 @@ func (s *Server) Close() error {
 		<-s.done
 	}
 	s.vt.Close()
+	if s.ln != nil && !ran {
+		s.ln.Close()
+	}
 	return s.db.Close()
 }
 
