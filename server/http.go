@@ -349,12 +349,7 @@ func (s *Server) currentVersions() map[string]int32 {
 // storedState reads what a partition stores for a key beside its value:
 // the record (to tell a tombstone) and the replication metadata.
 func (s *Server) storedState(store string, version, partition int32, key []byte) (rec storage.Record, hasRec bool, rmd storage.RMD, hasRMD bool, err error) {
-	id := storage.PartitionID{Store: store, Version: version, Partition: partition}
-	if rec, hasRec, err = s.db.Get(id, key); err != nil {
-		return
-	}
-	rmd, hasRMD, err = s.db.GetRMD(id, key)
-	return
+	return s.db.GetState(storage.PartitionID{Store: store, Version: version, Partition: partition}, key)
 }
 
 func parseKey(spec VersionSpec, text, encoding string) ([]byte, error) {

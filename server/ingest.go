@@ -246,6 +246,7 @@ func (in *ingester) ingest(r *replica, fp kgo.FetchTopicPartition) {
 		if rec.Offset < r.ck.Offset {
 			continue // fetched before a restart from the checkpoint
 		}
+		r.stats.bytes.Add(int64(len(rec.Key) + len(rec.Value)))
 		err := r.applyVT(b, rec.Key, rec.Value, rec.Offset, rec.Timestamp)
 		if errors.Is(err, errPartitionFailed) {
 			failed = true

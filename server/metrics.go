@@ -21,6 +21,7 @@ import (
 // Series (labels in braces):
 //
 //	rialto_ingest_records_total{store,version,partition}          counter  puts and deletes applied
+//	rialto_ingest_bytes_total{store,version,partition}            counter  version-topic bytes consumed
 //	rialto_ingest_offset{store,version,partition}                 gauge    next version-topic offset
 //	rialto_ingest_lag_records{store,version,partition}            gauge    version-topic records not applied yet
 //	rialto_partition_end_of_push{store,version,partition}         gauge    1 once end-of-push is consumed
@@ -117,6 +118,7 @@ type statusCollector struct{ s *Server }
 var (
 	partLabels        = []string{"store", "version", "partition"}
 	descRecords       = prometheus.NewDesc("rialto_ingest_records_total", "Puts and deletes applied to a hosted partition.", partLabels, nil)
+	descBytes         = prometheus.NewDesc("rialto_ingest_bytes_total", "Version-topic key and value bytes consumed by a hosted partition since the server started.", partLabels, nil)
 	descOffset        = prometheus.NewDesc("rialto_ingest_offset", "Next version-topic offset a hosted partition consumes.", partLabels, nil)
 	descLag           = prometheus.NewDesc("rialto_ingest_lag_records", "Version-topic records a hosted partition has not applied yet.", partLabels, nil)
 	descEndOfPush     = prometheus.NewDesc("rialto_partition_end_of_push", "1 once the partition consumed end-of-push.", partLabels, nil)
@@ -127,7 +129,7 @@ var (
 	descDIVFaults     = prometheus.NewDesc("rialto_div_faults_total", "Data integrity faults by kind (duplicate, missing, corrupt, unregistered).", append(append([]string(nil), partLabels...), "verdict"), nil)
 	descSkipped       = prometheus.NewDesc("rialto_rt_skipped_total", "RT records the leader could not resolve and skipped.", partLabels, nil)
 	descCurrent       = prometheus.NewDesc("rialto_current_version", "The version reads of a store go to by default.", []string{"store"}, nil)
-	statusDescriptors = []*prometheus.Desc{descRecords, descOffset, descLag, descEndOfPush, descReady, descFailed, descLeader, descReplayLag, descDIVFaults, descSkipped, descCurrent}
+	statusDescriptors = []*prometheus.Desc{descRecords, descBytes, descOffset, descLag, descEndOfPush, descReady, descFailed, descLeader, descReplayLag, descDIVFaults, descSkipped, descCurrent}
 )
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -147,6 +149,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range c.s.Status() {
 		lv := []string{p.Store, strconv.Itoa(int(p.Version)), strconv.Itoa(int(p.Partition))}
 		ch <- prometheus.MustNewConstMetric(descRecords, prometheus.CounterValue, float64(p.Records), lv...)
+		ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(p.Bytes), lv...)
 		ch <- prometheus.MustNewConstMetric(descOffset, prometheus.GaugeValue, float64(p.Offset), lv...)
 		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(p.Lag), lv...)
 		ch <- prometheus.MustNewConstMetric(descEndOfPush, prometheus.GaugeValue, b2f(p.EndOfPush), lv...)

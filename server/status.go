@@ -15,6 +15,7 @@ import (
 // that is not durable.
 type partitionStats struct {
 	records       atomic.Int64
+	bytes         atomic.Int64 // version-topic key and value bytes consumed (since start)
 	offset        atomic.Int64 // next version-topic offset to consume
 	highWatermark atomic.Int64 // version-topic end offset last seen
 	endOfPush     atomic.Bool
@@ -79,7 +80,10 @@ type PartitionStatus struct {
 	Offset int64 `json:"offset"`
 	Lag    int64 `json:"lag"`
 	// Records counts applied puts and deletes.
-	Records   int64 `json:"records"`
+	Records int64 `json:"records"`
+	// Bytes counts version-topic bytes (keys and values) consumed since the
+	// server started.
+	Bytes     int64 `json:"bytes"`
 	EndOfPush bool  `json:"endOfPush"`
 	// Failed says why ingestion stopped, if it did.
 	Failed string `json:"failed,omitempty"`
@@ -102,7 +106,7 @@ type PartitionStatus struct {
 func (s *partitionStats) snapshot(id storage.PartitionID, topic string) PartitionStatus {
 	st := PartitionStatus{
 		Store: id.Store, Version: id.Version, Partition: id.Partition, Topic: topic,
-		Offset: s.offset.Load(), Records: s.records.Load(), EndOfPush: s.endOfPush.Load(),
+		Offset: s.offset.Load(), Records: s.records.Load(), Bytes: s.bytes.Load(), EndOfPush: s.endOfPush.Load(),
 		Upstream: s.Upstream(),
 	}
 	if hw := s.highWatermark.Load(); hw > st.Offset {

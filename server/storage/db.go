@@ -65,6 +65,18 @@ func (db *DB) GetRMD(p PartitionID, key []byte) (RMD, bool, error) {
 	return getRMD(db.pdb, appendKey(nil, p, spaceRMD, key))
 }
 
+// GetState reads a key's value record and RMD from one snapshot, so the
+// two always belong together even while the partition is being written.
+func (db *DB) GetState(p PartitionID, key []byte) (r Record, hasRecord bool, rmd RMD, hasRMD bool, err error) {
+	snap := db.pdb.NewSnapshot()
+	defer snap.Close()
+	if r, hasRecord, err = getRecord(snap, appendKey(nil, p, spaceValue, key)); err != nil {
+		return
+	}
+	rmd, hasRMD, err = getRMD(snap, appendKey(nil, p, spaceRMD, key))
+	return
+}
+
 // GetChunk returns a stored chunk by its Kafka chunk key.
 func (db *DB) GetChunk(p PartitionID, chunkKey []byte) ([]byte, bool, error) {
 	return getRaw(db.pdb, appendKey(nil, p, spaceChunk, chunkKey))
