@@ -23,9 +23,12 @@
 //  2. After Missing, the validator re-synchronizes on the record it was given,
 //     so one gap is reported once, not for every record after it; the
 //     checksum of a segment with a gap is not checked (it cannot match).
-//  3. A segment the producer abandoned (never ended) is not a fault: a writer
-//     abandons a segment when a produce fails, and nothing it acknowledged
-//     is in the abandoned tail.
+//  3. A segment the producer abandoned (never ended) is not itself a fault:
+//     a writer abandons a segment when a produce fails and starts a new one.
+//     The failed record is not in the log, so if the client still delivers
+//     records queued behind it (franz-go may, after a non-retriable error),
+//     the abandoned segment shows one Missing before them. That record was
+//     never acknowledged; the ones after it were, and they are applied.
 //  4. Memory is bounded: at most MaxProducers producers are tracked; when
 //     more appear, those whose last segment ended final are forgotten first,
 //     then the least recently seen.

@@ -145,7 +145,10 @@ func TestFaults(t *testing.T) {
 			}
 		}
 	}
-	if len(abandoned) == 0 || w.Stats().Abandoned == 0 {
+	// The writer abandons the segment a failure hit. Whether any of it is in
+	// the log depends on where the failed batch fell: when it held the
+	// segment's first records, nothing of that segment was ever written.
+	if w.Stats().Abandoned == 0 {
 		t.Fatalf("no segment was abandoned after a failed write")
 	}
 	verdicts := map[div.Verdict]int{}

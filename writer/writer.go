@@ -16,6 +16,7 @@ import (
 
 	"github.com/rialtodb/rialto/internal/valuecomp"
 	"github.com/rialtodb/rialto/internal/wire"
+	"github.com/rialtodb/rialto/partialupdate"
 )
 
 // Result says where a record landed. For a chunked value it is the
@@ -336,29 +337,49 @@ func (w *Writer) DeleteBytesAsync(ctx context.Context, key []byte, cb func(Resul
 	return w.submit(ctx, &o, cb)
 }
 
-// Update writes a partial update of key: update holds bytes in the update
-// schema derived from value schema schemaID (the provider names its id).
-// Only real-time topics take updates. It waits.
-func (w *Writer) Update(ctx context.Context, key any, schemaID int32, update []byte, opts ...CallOpt) (Result, error) {
+// Update writes a partial update of key, built with package partialupdate
+// (partialupdate.NewBuilder(schema)…Build()). The update must be derived
+// from the value schema the write names: the latest one, or WithSchemaID's;
+// otherwise a *SchemaError says so and nothing is written. Only real-time
+// topics take updates. It waits.
+func (w *Writer) Update(ctx context.Context, key any, u *partialupdate.Update, opts ...CallOpt) (Result, error) {
 	return w.wait(ctx, func(cb func(Result, error)) error {
-		return w.UpdateAsync(ctx, key, schemaID, update, cb, opts...)
+		return w.UpdateAsync(ctx, key, u, cb, opts...)
 	})
 }
 
-// UpdateAsync is Update without waiting; cb as for PutAsync.
-func (w *Writer) UpdateAsync(ctx context.Context, key any, schemaID int32, update []byte, cb func(Result, error), opts ...CallOpt) error {
+// UpdateAsync is Update without waiting: cb gets the result.
+func (w *Writer) UpdateAsync(ctx context.Context, key any, u *partialupdate.Update, cb func(Result, error), opts ...CallOpt) error {
 	if w.schemas == nil {
 		return ErrNoSchemas
+	}
+	if u == nil {
+		return &SchemaError{Topic: w.cfg.topic, What: "update", Err: errors.New("nil update")}
 	}
 	k, err := w.serializeKey(key)
 	if err != nil {
 		return err
 	}
+	co := applyOpts(opts)
+	schemaID := co.schemaID
+	if !co.hasSchema {
+		if schemaID, err = w.cfg.schemas.LatestValueSchemaID(ctx); err != nil {
+			return &SchemaError{Topic: w.cfg.topic, What: "update", Err: err}
+		}
+	}
+	vs, err := w.schemas.value(ctx, schemaID)
+	if err != nil {
+		return &SchemaError{Topic: w.cfg.topic, What: "update", SchemaID: schemaID, Err: err}
+	}
+	if got, want := u.Schema().Value().Fingerprint(), vs.Fingerprint(); got != want {
+		return &SchemaError{Topic: w.cfg.topic, What: "update", SchemaID: schemaID,
+			Err: fmt.Errorf("the update was built for another value schema (%s), not schema %d", u.Schema().Value().FullName(), schemaID)}
+	}
 	uid, err := w.cfg.schemas.UpdateSchemaID(ctx, schemaID)
 	if err != nil {
 		return &SchemaError{Topic: w.cfg.topic, What: "update", SchemaID: schemaID, Err: err}
 	}
-	return w.UpdateBytesAsync(ctx, k, schemaID, uid, update, cb, opts...)
+	return w.UpdateBytesAsync(ctx, k, schemaID, uid, u.AppendEncode(nil), cb, opts...)
 }
 
 // UpdateBytes writes a partial update of a serialized key with explicit

@@ -179,7 +179,7 @@ func TestFraming(t *testing.T) {
 	if _, err := w.Delete(ctx, "k", writer.ToPartition(1), writer.WithSchemaID(1), writer.WithRMD(3, []byte("tomb"))); err != nil {
 		t.Fatal(err)
 	}
-	res, err := w.Update(ctx, "k", 1, []byte{0x02, 0x04}, writer.ToPartition(1))
+	res, err := w.UpdateBytes(ctx, []byte("k"), 1, 1001, []byte{0x02, 0x04}, writer.ToPartition(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,9 +356,12 @@ func TestBadInputProducesNothing(t *testing.T) {
 		}, as(&schemaErr), "id"},
 		{"unknown schema id", func() error { _, err := w.PutBytes(ctx, []byte("k"), 99, []byte{0}); return err }, is(writer.ErrUnknownSchema), ""},
 		{"oversized value", func() error { _, err := w.PutBytes(ctx, []byte("k"), 1, make([]byte, 100<<10)); return err }, is(writer.ErrTooLarge), ""},
-		{"oversized update", func() error { _, err := w.Update(ctx, "k", 1, make([]byte, 100<<10)); return err }, is(writer.ErrTooLarge), ""},
+		{"oversized update", func() error { _, err := w.UpdateBytes(ctx, []byte("k"), 1, 1001, make([]byte, 100<<10)); return err }, is(writer.ErrTooLarge), ""},
 		{"partition out of range", func() error { _, err := w.PutBytes(ctx, []byte("k"), 1, []byte{0}, writer.ToPartition(4)); return err }, is(writer.ErrPartition), ""},
-		{"update with RMD", func() error { _, err := w.Update(ctx, "k", 1, []byte{0}, writer.WithRMD(1, nil)); return err }, is(writer.ErrNotAllowed), ""},
+		{"update with RMD", func() error {
+			_, err := w.UpdateBytes(ctx, []byte("k"), 1, 1001, []byte{0}, writer.WithRMD(1, nil))
+			return err
+		}, is(writer.ErrNotAllowed), ""},
 		{"canceled context", func() error {
 			c, cancel := context.WithCancel(ctx)
 			cancel()
