@@ -101,6 +101,7 @@ deterministically.`,
 
 	root.AddCommand(
 		newDevCmd(app),
+		newPushCmd(app),
 	)
 	return root
 }
