@@ -51,6 +51,13 @@ type Config struct {
 	// SessionTimeout: how long a silent server keeps its partitions before
 	// the group moves them. Default 10s.
 	SessionTimeout time.Duration `json:"sessionTimeout"`
+	// AdminTopic is the controller's admin log; when set (with ServerID)
+	// the server follows it to learn which versions to host and which is
+	// current. Empty: the caller uses SetCatalog and SetCurrentVersion.
+	AdminTopic string `json:"adminTopic"`
+	// Replication is how many servers of the region hold each partition of
+	// versions learned from the admin log. Default 1.
+	Replication int `json:"replication"`
 	// HTTPAddr is where reads, /metrics, /healthz and /readyz are served;
 	// empty serves nothing. Loopback by default in the binaries.
 	HTTPAddr string `json:"httpAddr"`
@@ -88,6 +95,9 @@ func (c *Config) EnsureDefaults() {
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 10 * time.Second
 	}
+	if c.Replication == 0 {
+		c.Replication = 1
+	}
 	c.HTTP.EnsureDefaults()
 }
 
@@ -108,6 +118,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.HTTP.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("http: %w", err))
+	}
+	if c.AdminTopic != "" && c.ServerID == "" {
+		errs = append(errs, errors.New("adminTopic: following the admin log needs a serverId (placement)"))
 	}
 	if c.SessionTimeout < 0 {
 		errs = append(errs, fmt.Errorf("sessionTimeout: %s is negative", c.SessionTimeout))
@@ -266,6 +279,15 @@ func (s *Server) Run(ctx context.Context) error {
 	} else {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.in.run(ctx) }()
+		if s.cfg.AdminTopic != "" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.followAdminLog(ctx); err != nil {
+					s.log.Error("admin log", "err", err)
+				}
+			}()
+		}
 		err = s.runPlacement(ctx)
 		cancel()
 	}

@@ -209,8 +209,10 @@ type SwapRequest struct {
 
 // PartitionReplay is one partition's replay progress in one version.
 type PartitionReplay struct {
-	Partition int32 `json:"partition"`
-	EndOfPush bool  `json:"endOfPush"`
+	// Region is set when the cluster has several regions.
+	Region    string `json:"region,omitempty"`
+	Partition int32  `json:"partition"`
+	EndOfPush bool   `json:"endOfPush"`
 	// Lag per source region: RT records not yet replayed.
 	Lag          map[string]int64 `json:"lag"`
 	ReadyToServe bool             `json:"readyToServe"`

@@ -1,0 +1,184 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rialtodb/rialto/controller/api"
+)
+
+// ensureTopic creates a topic in a region unless it exists.
+func (c *Controller) ensureTopic(ctx context.Context, r *regionClients, topic string, partitions int32, configs map[string]*string) error {
+	resp, err := r.adm.CreateTopic(ctx, partitions, c.cfg.ReplicationFactor, configs, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return err
+	}
+	return nil
+}
+
+// deleteTopics deletes topics in every region; missing topics are fine.
+func (c *Controller) deleteTopics(ctx context.Context, topics ...string) error {
+	var errs []error
+	for _, r := range c.regions {
+		resps, err := r.adm.DeleteTopics(ctx, topics...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("region %s: %w", r.region.Name, err))
+			continue
+		}
+		for _, t := range resps {
+			if t.Err != nil && !errors.Is(t.Err, kerr.UnknownTopicOrPartition) {
+				errs = append(errs, fmt.Errorf("region %s: delete %s: %w", r.region.Name, t.Topic, t.Err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func recordKey(rec api.AdminRecord) string {
+	if rec.Kind == "store" && rec.Store != nil {
+		return "store/" + rec.Store.Name
+	}
+	return rec.Kind
+}
+
+// appendLog writes a record to the admin log of every region and waits for
+// every acknowledgement (guarantee 1).
+func (c *Controller) appendLog(ctx context.Context, rec api.AdminRecord) error {
+	value, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	key := []byte(recordKey(rec))
+	for _, r := range c.regions {
+		res := r.cl.ProduceSync(ctx, &kgo.Record{Topic: c.cfg.AdminTopic, Partition: 0, Key: key, Value: value})
+		if err := res.FirstErr(); err != nil {
+			return fmt.Errorf("admin log of region %s: %w", r.region.Name, err)
+		}
+	}
+	return nil
+}
+
+// apply puts an admin record into memdb unless memdb already holds a
+// newer revision of the store (guarantee 5).
+func (c *Controller) apply(rec api.AdminRecord) error {
+	if rec.Kind != "store" || rec.Store == nil {
+		return nil
+	}
+	txn := c.db.Txn(true)
+	defer txn.Abort()
+	cur, ok, err := getStore(txn, rec.Store.Name)
+	if err != nil {
+		return err
+	}
+	if ok && cur.Revision >= rec.Store.Revision {
+		return nil
+	}
+	if rec.Deleted {
+		if err := deleteStore(txn, rec.Store.Name); err != nil {
+			return err
+		}
+	} else if err := putStore(txn, *rec.Store); err != nil {
+		return err
+	}
+	txn.Commit()
+	for {
+		old := c.revision.Load()
+		if rec.Store.Revision <= old || c.revision.CompareAndSwap(old, rec.Store.Revision) {
+			break
+		}
+	}
+	return nil
+}
+
+// tailAdminLog replays the local region's admin log from the start, closes
+// caught once it reached the end it saw at start, and keeps applying what
+// other controllers write.
+func (c *Controller) tailAdminLog(ctx context.Context) error {
+	ends, err := c.local.adm.ListEndOffsets(ctx, c.cfg.AdminTopic)
+	if err != nil {
+		return fmt.Errorf("controller: admin log end: %w", err)
+	}
+	end, _ := ends.Lookup(c.cfg.AdminTopic, 0)
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(c.local.region.Brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.cfg.AdminTopic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.FetchMaxWait(200 * time.Millisecond),
+	}, c.cfg.KafkaOpts...)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	caught := end.Offset <= 0
+	if caught {
+		close(c.caught)
+	}
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				c.log.Warn("admin log fetch", "err", err)
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Value == nil {
+				return // compaction tombstone
+			}
+			var rec api.AdminRecord
+			if err := json.Unmarshal(r.Value, &rec); err != nil {
+				c.log.Error("unreadable admin log record; skipped", "offset", r.Offset, "err", err)
+			} else if err := c.apply(rec); err != nil {
+				c.log.Error("admin log record not applied", "offset", r.Offset, "err", err)
+			}
+			if !caught && r.Offset+1 >= end.Offset {
+				caught = true
+				close(c.caught)
+			}
+		})
+	}
+	return nil
+}
+
+// elect joins the controller group; the member assigned the admin topic's
+// partition leads. It waits for the admin log replay before leading.
+func (c *Controller) elect(ctx context.Context) error {
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(c.local.region.Brokers...),
+		kgo.ConsumerGroup(c.cfg.Group),
+		kgo.ConsumeTopics(c.cfg.AdminTopic),
+		kgo.DisableAutoCommit(),
+		kgo.SessionTimeout(10 * time.Second),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			if len(m[c.cfg.AdminTopic]) > 0 {
+				select {
+				case <-c.caught:
+				case <-ctx.Done():
+					return
+				}
+				c.leader.Store(true)
+				c.log.Info("elected the region's active controller")
+			}
+		}),
+		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { c.leader.Store(false) }),
+		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { c.leader.Store(false) }),
+	}, c.cfg.KafkaOpts...)...)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c.leader.Store(false)
+		cl.Close() // leaves the group: another controller takes over at once
+	}()
+	for ctx.Err() == nil {
+		cl.PollFetches(ctx) // keeps membership; the records are the tail's business
+	}
+	return nil
+}
