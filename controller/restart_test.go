@@ -1,0 +1,141 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+
+	"github.com/rialtodb/rialto/controller/api"
+	"github.com/rialtodb/rialto/writer"
+)
+
+// TestRestartMidPush stops the controller between start and end of a
+// push; a new controller replays the admin log, has the same state, and
+// the push completes.
+func TestRestartMidPush(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	if _, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: "items", KeySchema: `"string"`, ValueSchema: profileSchema, Config: hybridConfig()}); err != nil {
+		t.Fatal(err)
+	}
+	ver, err := c.cl.StartPush(ctx, "items", api.StartPushRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := c.cl.Store(ctx, "items")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c.stopCtl()
+	c.startController(t)
+	after, err := c.cl.Store(ctx, "items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(before, after) {
+		t.Fatalf("state changed across the restart:\n before %+v\n after  %+v", before, after)
+	}
+
+	schema := avro.MustParse(profileSchema)
+	push, err := writer.New(writer.Brokers(c.env.Brokers()...), writer.Topic(ver.Topic), writer.Kind(writer.KindVersion), writer.Schemas(c.cl.SchemaProvider("items")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	push.StartOfPush(ctx, false)
+	for i := 0; i < 50; i++ {
+		v, _ := avro.Marshal(schema, map[string]any{"name": fmt.Sprint("item-", i), "count": int64(i), "tags": []any{}})
+		if _, err := push.PutBytes(ctx, []byte(fmt.Sprint("i", i)), 1, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push.EndOfPush(ctx)
+	push.Close(ctx)
+	if _, err := c.cl.EndOfPush(ctx, "items", ver.Number); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "the push to complete after the restart", func() bool {
+		s, err := c.cl.Store(ctx, "items")
+		return err == nil && s.CurrentVersion == ver.Number
+	})
+	if got := c.read(t, "items", "i7", 0); got != `{"name":"item-7","count":7,"tags":[]}` {
+		t.Fatalf("i7 = %s", got)
+	}
+}
+
+// TestBadInputChangesNothing: every refused request leaves the metadata
+// exactly as it was.
+func TestBadInputChangesNothing(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	if _, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: "s", KeySchema: `"string"`, ValueSchema: profileSchema, Config: hybridConfig()}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := c.cl.Stores(ctx)
+	noDefault := `{"type":"record","name":"Profile","fields":[{"name":"name","type":"string"}]}`
+	cases := []struct {
+		name string
+		code int
+		call func() error
+	}{
+		{"incompatible schema (type change)", 400, func() error {
+			_, err := c.cl.AddSchema(ctx, "s", `{"type":"record","name":"Profile","fields":[{"name":"name","type":"long","default":0}]}`)
+			return err
+		}},
+		{"new field without default", 400, func() error {
+			_, err := c.cl.AddSchema(ctx, "s", `{"type":"record","name":"Profile","fields":[{"name":"name","type":"string","default":""},{"name":"x","type":"int"}]}`)
+			return err
+		}},
+		{"schema that does not parse", 400, func() error { _, err := c.cl.AddSchema(ctx, "s", `{"type":`); return err }},
+		{"push to a missing store", 404, func() error { _, err := c.cl.StartPush(ctx, "nope", api.StartPushRequest{}); return err }},
+		{"store exists", 409, func() error {
+			_, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: "s", KeySchema: `"string"`, ValueSchema: profileSchema})
+			return err
+		}},
+		{"bad store name", 400, func() error {
+			_, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: "a b", KeySchema: `"string"`, ValueSchema: profileSchema})
+			return err
+		}},
+		{"partial updates without defaults", 400, func() error {
+			_, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: "t", KeySchema: `"string"`, ValueSchema: noDefault, Config: hybridConfig()})
+			return err
+		}},
+		{"bad config, every problem", 400, func() error {
+			cfg := api.StoreConfig{Partitions: 0, Compression: "lz77", ReplayPolicy: "sometime", VersionsToKeep: 0}
+			_, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: "u", KeySchema: `"string"`, ValueSchema: profileSchema, Config: &cfg})
+			if err != nil {
+				for _, want := range []string{"partitions", "lz77", "sometime", "versions to keep"} {
+					if !contains(err.Error(), want) {
+						t.Errorf("config error does not mention %q: %v", want, err)
+					}
+				}
+			}
+			return err
+		}},
+		{"end of push of no push", 409, func() error { _, err := c.cl.EndOfPush(ctx, "s", 1); return err }},
+		{"swap to a missing version", 404, func() error { _, err := c.cl.Swap(ctx, "s", 9); return err }},
+		{"rollback without backup", 409, func() error { _, err := c.cl.Rollback(ctx, "s"); return err }},
+		{"hybrid store changing partitions", 400, func() error {
+			cfg := *hybridConfig()
+			cfg.Partitions = 8
+			_, err := c.cl.UpdateStore(ctx, "s", cfg)
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		if err := tc.call(); !isStatus(err, tc.code) {
+			t.Errorf("%s: %v, want HTTP %d", tc.name, err, tc.code)
+		}
+	}
+	after, _ := c.cl.Stores(ctx)
+	if !reflect.DeepEqual(before, after) {
+		t.Fatalf("refused requests changed the metadata:\n before %+v\n after  %+v", before, after)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
