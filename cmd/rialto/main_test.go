@@ -29,7 +29,7 @@ func TestQuickstartDev(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "dev", "--data-dir", t.TempDir())
+	cmd := exec.CommandContext(ctx, bin, "dev", "--data-dir", t.TempDir(), "--controller-addr", "127.0.0.1:0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -61,7 +61,8 @@ func TestQuickstartDev(t *testing.T) {
 			cmd.Wait()
 			t.Fatalf("rialto dev exited before ready; stderr:\n%s", stderr.String())
 		}
-		if len(lines) < 2 || !strings.HasPrefix(lines[0], "data dir: ") || !strings.HasPrefix(lines[1], "region 1: kafka 127.0.0.1:") {
+		if len(lines) < 3 || !strings.HasPrefix(lines[0], "data dir: ") || !strings.HasPrefix(lines[1], "controller: http://127.0.0.1:") ||
+			!strings.HasPrefix(lines[2], "region 1 (region-1): kafka 127.0.0.1:") {
 			t.Errorf("unexpected output before ready: %q", lines)
 		}
 	case <-time.After(60 * time.Second):

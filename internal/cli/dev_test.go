@@ -89,22 +89,23 @@ func (d *devRun) stop(t *testing.T) int {
 
 func TestDevReadyThenCleanExit(t *testing.T) {
 	dir := t.TempDir()
-	d := startDev(t, "dev", "--data-dir", dir, "--kafka-port", "0")
+	d := startDev(t, "dev", "--data-dir", dir, "--kafka-port", "0", "--controller-addr", "127.0.0.1:0")
 
 	if n := strings.Count(strings.Join(d.lines, "\n"), "ready"); n != 1 {
 		t.Errorf("%d lines say ready: %q", n, d.lines)
 	}
 	var addr string
 	for _, l := range d.lines {
-		if a, ok := strings.CutPrefix(l, "region 1: kafka "); ok {
-			addr = a
+		if a, ok := strings.CutPrefix(l, "region 1 (region-1): kafka "); ok {
+			addr, _, _ = strings.Cut(a, ",")
 		}
 	}
 	if !strings.HasPrefix(addr, "127.0.0.1:") {
 		t.Fatalf("no region 1 kafka endpoint on loopback in %q", d.lines)
 	}
-	if !strings.Contains(strings.Join(d.lines, "\n"), "not part of this build yet") {
-		t.Errorf("output does not say the controller and servers are missing: %q", d.lines)
+	out := strings.Join(d.lines, "\n")
+	if !strings.Contains(out, "controller: http://127.0.0.1:") || !strings.Contains(out, ", server http://127.0.0.1:") {
+		t.Errorf("output lacks the controller's and the server's endpoints: %q", d.lines)
 	}
 
 	// The printed endpoint serves.
@@ -126,7 +127,7 @@ func TestDevReadyThenCleanExit(t *testing.T) {
 
 func TestDevTwoRegionsJSONAndStateSurvives(t *testing.T) {
 	dir := t.TempDir()
-	d := startDev(t, "--output", "json", "dev", "--data-dir", dir, "--regions", "2")
+	d := startDev(t, "--output", "json", "dev", "--data-dir", dir, "--regions", "2", "--controller-addr", "127.0.0.1:0")
 	if len(d.lines) != 2 {
 		t.Fatalf("want one JSON line and ready, got %q", d.lines)
 	}
@@ -134,14 +135,14 @@ func TestDevTwoRegionsJSONAndStateSurvives(t *testing.T) {
 	if err := json.Unmarshal([]byte(d.lines[0]), &st); err != nil {
 		t.Fatalf("first line is not JSON: %v: %s", err, d.lines[0])
 	}
-	if len(st.Regions) != 2 || st.Controller != nil || st.DataDir != dir {
+	if len(st.Regions) != 2 || !strings.HasPrefix(st.Controller, "http://127.0.0.1:") || st.DataDir != dir {
 		t.Fatalf("status %+v", st)
 	}
 	if st.Regions[0].Kafka[0] == st.Regions[1].Kafka[0] {
 		t.Fatalf("regions share a broker: %+v", st.Regions)
 	}
 	for i, r := range st.Regions {
-		if want := filepath.Join(dir, "region-"+string(rune('1'+i)), "kafka"); r.DataDir != want {
+		if want := filepath.Join(dir, "region-"+string(rune('1'+i))); r.DataDir != want {
 			t.Errorf("region %d data dir %s, want %s", r.Region, r.DataDir, want)
 		}
 	}
@@ -152,7 +153,7 @@ func TestDevTwoRegionsJSONAndStateSurvives(t *testing.T) {
 	if code := d.stop(t); code != 0 {
 		t.Fatalf("exit code %d; stderr %q", code, d.stderr.String())
 	}
-	d2 := startDev(t, "-o", "json", "dev", "--data-dir", dir, "--regions", "2")
+	d2 := startDev(t, "-o", "json", "dev", "--data-dir", dir, "--regions", "2", "--controller-addr", "127.0.0.1:0")
 	var st2 devStatus
 	if err := json.Unmarshal([]byte(d2.lines[0]), &st2); err != nil {
 		t.Fatal(err)
@@ -173,9 +174,9 @@ func TestDevTwoRegionsJSONAndStateSurvives(t *testing.T) {
 
 func TestDevDataDirInUse(t *testing.T) {
 	dir := t.TempDir()
-	startDev(t, "dev", "--data-dir", dir)
+	startDev(t, "dev", "--data-dir", dir, "--controller-addr", "127.0.0.1:0")
 	var stdout, stderr bytes.Buffer
-	code := Main(context.Background(), []string{"dev", "--data-dir", dir}, &stdout, &stderr)
+	code := Main(context.Background(), []string{"dev", "--data-dir", dir, "--controller-addr", "127.0.0.1:0"}, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "in use") || strings.Count(stderr.String(), "\n") != 1 {
 		t.Fatalf("second dev on %s: exit %d, stderr %q", dir, code, stderr.String())
 	}

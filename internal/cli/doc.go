@@ -32,12 +32,16 @@
 //
 // # rialto dev
 //
-// For now dev runs one embedded Kafka broker per region (package
-// embedkafka), each with its own data directory, prints their endpoints and
-// then the line "ready". The controller and the servers are not part of
-// this build yet, and dev says so. Data directory layout:
+// dev runs one embedded Kafka broker per region (package embedkafka), each
+// with its own data directory, the controller (every region, local region
+// 1) and one server per region following its region's admin log, all on
+// loopback. Regions have ids 1..N and names region-1..region-N. dev prints
+// the endpoints and then the line "ready" once the controller is elected
+// and every server has a placement plan and answers /readyz with 200.
+// Data directory layout:
 //
-//	<data-dir>/region-<N>/kafka   the embedded broker of region N (1-based)
+//	<data-dir>/region-<N>/kafka    the embedded broker of region N
+//	<data-dir>/region-<N>/server   the Pebble database of region N's server
 //
 // The default data directory is $XDG_DATA_HOME/rialto/dev, or
 // ~/.local/share/rialto/dev without XDG_DATA_HOME, or ./rialto-data without
