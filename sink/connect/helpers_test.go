@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -52,7 +54,7 @@ func startSink(t *testing.T, kv map[string]string, opts ...Option) *running {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	s, err := New(ctx, cfg, append([]Option{Logger(sinktest.Quiet())}, opts...)...)
+	s, err := New(ctx, cfg, append([]Option{Logger(testLogger())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,4 +174,12 @@ func header(r *kgo.Record, k string) string {
 		}
 	}
 	return fmt.Sprintf("<no %s>", k)
+}
+
+// testLogger logs to stderr with RIALTO_TEST_LOG set, nowhere otherwise.
+func testLogger() *slog.Logger {
+	if os.Getenv("RIALTO_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return sinktest.Quiet()
 }

@@ -38,7 +38,8 @@ type options struct {
 	controller string
 	writerOpts []writer.Opt
 	kafkaOpts  []kgo.Opt
-	crash      <-chan struct{}
+	crash      <-chan struct{} // test hook: crash when closed
+	crashAfter int64           // test hook: crash when this many writes were acknowledged
 }
 
 // Logger sets where the sink logs (default: nowhere).
@@ -94,6 +95,7 @@ type Sink struct {
 	cancelRun   context.CancelCauseFunc
 	retries     sync.WaitGroup
 	closeOnce   sync.Once
+	crashOnce   sync.Once
 	ran         atomic.Bool
 }
 
@@ -223,6 +225,10 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Sink, error) {
 		return nil, fmt.Errorf("sink %s: consumer: %w", cfg.Name, err)
 	}
 	s.writeCtx, s.writeCancel = context.WithCancel(context.Background())
+	s.workers = make([]chan []*kgo.Record, cfg.TasksMax)
+	for i := range s.workers {
+		s.workers[i] = make(chan []*kgo.Record, 4)
+	}
 	return s, nil
 }
 
@@ -317,13 +323,15 @@ func (s *Sink) Progress() map[string]map[int32]int64 {
 // Stats returns the running totals.
 func (s *Sink) Stats() Stats { return Stats{Acked: s.acked.Load(), InFlight: s.inflight.Load()} }
 
+// workerOf is the task of a partition: every record of a partition goes to
+// one task, in order.
 func (s *Sink) workerOf(topic string, partition int32) int {
-	if len(s.workers) == 1 {
+	if s.cfg.TasksMax == 1 {
 		return 0
 	}
 	h := fnv.New32a()
 	h.Write([]byte(topic))
-	return int((h.Sum32() + uint32(partition)) % uint32(len(s.workers)))
+	return int((h.Sum32() + uint32(partition)) % uint32(s.cfg.TasksMax))
 }
 
 // Run consumes until ctx ends (a graceful shutdown: nil after draining and
@@ -338,10 +346,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	s.cancelRun = cancel
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	s.workers = make([]chan []*kgo.Record, s.cfg.TasksMax)
-	for i := range s.workers {
-		ch := make(chan []*kgo.Record, 4)
-		s.workers[i] = ch
+	for i, ch := range s.workers {
 		wg.Go(func() { s.work(i, ch) })
 	}
 	commitDone := make(chan struct{})
@@ -364,10 +369,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		cwg.Go(func() {
 			select {
 			case <-s.o.crash:
-				s.crashed.Store(true)
-				s.stopping.Store(true)
-				s.writeCancel()
-				cancel(errCrashed)
+				s.crashNow()
 			case <-commitDone:
 			}
 		})
@@ -439,6 +441,19 @@ poll:
 
 var errCrashed = errors.New("sink: crashed (test hook)")
 
+// crashNow stops like a killed process: nothing more is written, drained
+// or committed (test hook).
+func (s *Sink) crashNow() {
+	s.crashOnce.Do(func() {
+		s.crashed.Store(true)
+		s.stopping.Store(true)
+		s.writeCancel()
+		if s.cancelRun != nil {
+			s.cancelRun(errCrashed)
+		}
+	})
+}
+
 // drain waits until every record read is done (written and acknowledged,
 // dead-lettered or skipped), or the sink failed, or ctx ends.
 func (s *Sink) drain(ctx context.Context) error {
@@ -465,7 +480,9 @@ func (s *Sink) close() {
 		if s.crashed.Load() {
 			cancel()
 		}
-		s.cl.Close()
+		// Records may have been polled without AllowRebalance: plain Close
+		// would wait for it.
+		s.cl.CloseAllowingRebalance()
 		s.w.Close(cctx)
 		s.retries.Wait()
 		if s.dlqCl != nil {
@@ -611,7 +628,10 @@ func (w *write) cb(_ writer.Result, err error) {
 		w.failed(err)
 		return
 	}
-	w.s.acked.Add(1)
+	if n := w.s.acked.Add(1); n == w.s.o.crashAfter {
+		w.s.crashNow()
+		return
+	}
 	w.s.m.tasks[w.task].ack.Inc()
 	w.done()
 }
@@ -713,18 +733,9 @@ func (w *write) dataError(err error) {
 func (s *Sink) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	for t, ps := range assigned {
 		for _, p := range ps {
-			s.m.tasks[s.workerOfSafe(t, p)].partitions.Inc()
+			s.m.tasks[s.workerOf(t, p)].partitions.Inc()
 		}
 	}
-}
-
-func (s *Sink) workerOfSafe(t string, p int32) int {
-	if len(s.workers) == 0 {
-		h := fnv.New32a()
-		h.Write([]byte(t))
-		return int((h.Sum32() + uint32(p)) % uint32(s.cfg.TasksMax))
-	}
-	return s.workerOf(t, p)
 }
 
 // revoked drains what was read, commits it, and forgets the revoked
@@ -762,7 +773,7 @@ func (s *Sink) forget(parts map[string][]int32) {
 				s.m.tasks[st.task].partitions.Dec()
 				delete(s.parts, tp{t, p})
 			} else {
-				s.m.tasks[s.workerOfSafe(t, p)].partitions.Dec()
+				s.m.tasks[s.workerOf(t, p)].partitions.Dec()
 			}
 		}
 	}
