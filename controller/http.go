@@ -98,6 +98,15 @@ func (c *Controller) Handler() http.Handler {
 		st, err := c.ReplayStatus(r.Context(), r.PathValue("store"), r.URL.Query().Get("version"))
 		reply(w, st, err)
 	})
+	mux.HandleFunc("GET /v1/stores/{store}/replay/plan", func(w http.ResponseWriter, r *http.Request) {
+		s, err := c.Store(r.PathValue("store"))
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		plan, err := c.ReplayPlan(r.Context(), &s)
+		reply(w, plan, err)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, nil, errorf(http.StatusNotFound, "no endpoint %s %s", r.Method, r.URL.Path))
 	})

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hamba/avro/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/rialtodb/rialto/internal/avrox"
 	"github.com/rialtodb/rialto/internal/wire"
 	"github.com/rialtodb/rialto/partialupdate"
+	"github.com/rialtodb/rialto/replay"
 	"github.com/rialtodb/rialto/writer"
 )
 
@@ -258,19 +260,16 @@ func (c *Controller) writeControlIn(ctx context.Context, regions []*regionClient
 	return nil
 }
 
-// rewindStart is where replay into v begins, per the store's policy.
-func rewindStart(cfg api.StoreConfig, v api.Version) int64 {
-	from := v.EndOfPushAt
-	if cfg.ReplayPolicy == api.ReplayFromStartOfPush {
-		from = v.StartOfPushAt
-	}
-	return from.Add(-time.Duration(cfg.HybridRewind)).UnixMilli()
-}
-
 // topicSwitch tells v's leaders (every region) to replay the RT topics.
 // Active-active versions replay every region's RT topic; others their own.
 func (c *Controller) topicSwitch(ctx context.Context, s *api.Store, v *api.Version) error {
-	v.RewindStart = rewindStart(s.Config, *v)
+	rs, err := replay.RewindStart(s.Config, *v)
+	if err != nil {
+		return err
+	}
+	// 0 means "no topic switch yet" in the metadata: replay from the very
+	// start is 1 ms after the epoch, the same records.
+	v.RewindStart = max(rs, 1)
 	for _, r := range c.regions {
 		var sources []wire.SourceRegion
 		for _, src := range c.regions {
@@ -442,6 +441,15 @@ func (c *Controller) StartPush(ctx context.Context, name string, req api.StartPu
 		if s.Config.Compression != "zstd-dict" && len(req.Dictionary) > 0 {
 			return errorf(http.StatusBadRequest, "store %q compresses with %s: a dictionary makes no sense", name, s.Config.Compression)
 		}
+		if replay.Hybrid(*s) && !req.IgnoreRetention {
+			plan, err := c.ReplayPlan(ctx, s)
+			if err != nil {
+				return err
+			}
+			if !plan.Complete {
+				return errorf(http.StatusConflict, "store %q: the RT topic no longer holds the rewind start in %s (retention deleted records the replay needs); push with ignoreRetention to accept the gap", name, missingPartitions(plan))
+			}
+		}
 		v = c.newVersion(s, next, req.Dictionary, c.cfg.Now())
 		if err := c.createVersionTopics(ctx, v); err != nil {
 			return err
@@ -595,4 +603,34 @@ func (c *Controller) makeCurrent(s *api.Store, to int32, oldStatus string) []str
 		}
 	}
 	return retired
+}
+
+// ReplayPlan is the dry run of the next replay of a hybrid store: per RT
+// partition of every region, what a push finishing now would replay, and
+// whether retention already deleted some of it.
+func (c *Controller) ReplayPlan(ctx context.Context, s *api.Store) (api.ReplayPlan, error) {
+	if !replay.Hybrid(*s) {
+		return api.ReplayPlan{}, errorf(http.StatusBadRequest, "store %q is batch-only: nothing is replayed", s.Name)
+	}
+	start, err := replay.NextRewindStart(s.Config, c.cfg.Now())
+	if err != nil {
+		return api.ReplayPlan{}, err
+	}
+	var regions []replay.Region
+	for _, r := range c.regions {
+		if s.Config.ActiveActive || r == c.local {
+			regions = append(regions, replay.Region{Name: r.region.Name, ID: r.region.ID, Admin: r.adm})
+		}
+	}
+	return replay.PlanStore(ctx, *s, start, regions)
+}
+
+func missingPartitions(p api.ReplayPlan) string {
+	var out []string
+	for _, pp := range p.Partitions {
+		if !pp.Available {
+			out = append(out, fmt.Sprintf("%s partition %d", pp.Region, pp.Partition))
+		}
+	}
+	return strings.Join(out, ", ")
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/rialtodb/rialto/controller/api"
 	"github.com/rialtodb/rialto/writer"
@@ -139,3 +140,49 @@ func TestBadInputChangesNothing(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestPushRefusedPastRetention: when retention already deleted RT records
+// the next replay would need, a push is refused (nothing changes) unless
+// the caller accepts the gap; the dry run says which partitions.
+func TestPushRefusedPastRetention(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	st, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: "r", KeySchema: `"string"`, ValueSchema: profileSchema, Config: hybridConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := writer.New(writer.Brokers(c.env.Brokers()...), writer.Topic(st.RTTopic), writer.Schemas(c.cl.SchemaProvider("r")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	for i := 0; i < 5; i++ {
+		if _, err := rt.PutBytes(ctx, []byte("k"), 1, []byte{0, 0, 0}, writer.ToPartition(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan, err := c.cl.ReplayPlan(ctx, "r")
+	if err != nil || !plan.Complete {
+		t.Fatalf("plan before retention: %+v %v", plan, err)
+	}
+	// Retention deletes the first records of partition 0.
+	var o kadm.Offsets
+	o.Add(kadm.Offset{Topic: st.RTTopic, Partition: 0, At: 3})
+	if _, err := kadm.NewClient(c.env.Client(t)).DeleteRecords(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	plan, err = c.cl.ReplayPlan(ctx, "r")
+	if err != nil || plan.Complete {
+		t.Fatalf("plan after retention: %+v %v", plan, err)
+	}
+	before, _ := c.cl.Store(ctx, "r")
+	if _, err := c.cl.StartPush(ctx, "r", api.StartPushRequest{}); !isStatus(err, 409) || !strings.Contains(err.Error(), "partition 0") {
+		t.Fatalf("push past retention: %v, want 409 naming partition 0", err)
+	}
+	if after, _ := c.cl.Store(ctx, "r"); !reflect.DeepEqual(before, after) {
+		t.Fatal("the refused push changed the store")
+	}
+	if v, err := c.cl.StartPush(ctx, "r", api.StartPushRequest{IgnoreRetention: true}); err != nil || v.Number != 2 {
+		t.Fatalf("push accepting the gap: %+v %v", v, err)
+	}
+}

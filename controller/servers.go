@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/rialtodb/rialto/controller/api"
+	"github.com/rialtodb/rialto/replay"
 	"github.com/rialtodb/rialto/server"
 	"github.com/rialtodb/rialto/server/placement"
 )
@@ -65,53 +65,46 @@ func fetchStatus(ctx context.Context, addr string) (server.StatusResponse, error
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
-// replayStatus gathers a version's per-partition readiness in every region.
+// replayStatus gathers a version's readiness in every region: the
+// replicas' statuses from the servers, and the RT topics the region's
+// leaders replay (its own, or every region's for active-active stores),
+// listed at the rewind start, decided by package replay.
 func (c *Controller) replayStatus(ctx context.Context, s *api.Store, v api.Version) (api.ReplayStatus, string, error) {
 	out := api.ReplayStatus{Store: s.Name, Version: v.Number, RewindStart: v.RewindStart, Ready: true}
+	names := map[int32]string{}
+	for _, r := range c.cfg.Regions {
+		names[r.ID] = r.Name
+	}
 	failed := ""
 	for _, r := range c.regions {
 		sts, err := c.serverStatuses(ctx, r)
 		if err != nil {
 			return out, "", err
 		}
-		byPart := map[int32][]server.PartitionStatus{}
-		for _, st := range sts {
-			if st.Store == s.Name && st.Version == v.Number {
-				byPart[st.Partition] = append(byPart[st.Partition], st)
+		var sources []replay.Source
+		if s.RTTopic != "" && v.RewindStart != 0 {
+			for _, src := range c.regions {
+				if src != r && !s.Config.ActiveActive {
+					continue
+				}
+				ls, err := replay.ListSource(ctx, src.adm, src.region.Name, src.region.ID, s.RTTopic, v.RewindStart)
+				if err != nil {
+					return out, "", err
+				}
+				sources = append(sources, ls)
 			}
 		}
-		for p := int32(0); p < v.Partitions; p++ {
-			pr := api.PartitionReplay{Partition: p, Lag: map[string]int64{}}
-			if len(c.regions) > 1 {
-				pr.Region = r.region.Name
-			}
-			var served, leaderSeen bool
-			for _, st := range byPart[p] {
-				if st.Failed != "" && failed == "" {
-					failed = fmt.Sprintf("region %s partition %d: %s", r.region.Name, p, st.Failed)
-				}
-				pr.EndOfPush = pr.EndOfPush || st.EndOfPush
-				served = served || st.ReadyToServe
-				if st.Leader {
-					leaderSeen = true
-					for region, lag := range st.ReplayLag {
-						pr.Lag[c.regionName(region)] += lag
-					}
-				}
-			}
-			pr.ReadyToServe = served
-			if s.RTTopic != "" && v.RewindStart != 0 {
-				var total int64
-				for _, l := range pr.Lag {
-					total += l
-				}
-				pr.ReadyToServe = served && leaderSeen && total <= s.Config.HybridOffsetLag
-			}
-			out.Ready = out.Ready && pr.ReadyToServe
-			out.Partitions = append(out.Partitions, pr)
+		region := ""
+		if len(c.regions) > 1 {
+			region = r.region.Name
 		}
+		rs, f := replay.Status(*s, v, region, sts, sources, names)
+		if f != "" && failed == "" {
+			failed = fmt.Sprintf("region %s %s", r.region.Name, f)
+		}
+		out.Ready = out.Ready && rs.Ready
+		out.Partitions = append(out.Partitions, rs.Partitions...)
 	}
-	sort.SliceStable(out.Partitions, func(i, j int) bool { return out.Partitions[i].Partition < out.Partitions[j].Partition })
 	return out, failed, nil
 }
 

@@ -200,6 +200,9 @@ type StartPushRequest struct {
 	Sorted bool `json:"sorted"`
 	// Dictionary is the zstd dictionary a zstd-dict push trained.
 	Dictionary []byte `json:"dictionary,omitempty"`
+	// IgnoreRetention starts the push although retention already deleted
+	// RT records the replay would need (see the replay plan).
+	IgnoreRetention bool `json:"ignoreRetention,omitempty"`
 }
 
 // SwapRequest makes a ready version current.
