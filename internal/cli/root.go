@@ -101,7 +101,16 @@ deterministically.`,
 
 	root.AddCommand(
 		newDevCmd(app),
+		newServerCmd(app),
+		newControllerCmd(app),
+		newStoreCmd(app),
+		newSchemaCmd(app),
+		newWriteCmd(app),
+		newReadCmd(app),
 		newPushCmd(app),
+		newVersionCmd(app),
+		newReplayCmd(app),
+		newTopicCmd(app),
 	)
 	return root
 }
