@@ -109,24 +109,48 @@ func (app *App) serverGroup() string {
 }
 
 // regionServers lists the read addresses of a region's servers: the
-// members of its placement group, as the controller finds them.
+// members of its placement group, as the controller finds them. While the
+// group rebalances (a server joins, or rejoins with a new catalog after a
+// version change) its members carry no metadata; the lookup retries for a
+// while before it says no server runs.
 func (app *App) regionServers(ctx context.Context, r api.Region) ([]string, error) {
 	cl, err := kafkaClient(r)
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	groups, err := kadm.NewClient(cl).DescribeGroups(ctx, app.serverGroup())
+	adm := kadm.NewClient(cl)
+	for {
+		addrs, state, err := groupAddrs(ctx, adm, app.serverGroup())
+		if err != nil {
+			return nil, fmt.Errorf("region %s: finding the servers (group %s): %w", r.Name, app.serverGroup(), err)
+		}
+		if len(addrs) > 0 {
+			return addrs, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("region %s: no server is running (group %s is %s, no member with a read address)", r.Name, app.serverGroup(), orDash(state))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// groupAddrs reads the members' read addresses from a placement group.
+func groupAddrs(ctx context.Context, adm *kadm.Client, group string) ([]string, string, error) {
+	groups, err := adm.DescribeGroups(ctx, group)
 	if err == nil {
 		err = groups.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("region %s: finding the servers (group %s): %w", r.Name, app.serverGroup(), err)
+		return nil, "", err
 	}
 	var addrs []string
+	state := ""
 	for _, g := range groups {
+		state = g.State
 		for _, m := range g.Members {
 			raw, ok := m.Join.Raw()
 			if !ok {
@@ -139,11 +163,8 @@ func (app *App) regionServers(ctx context.Context, r api.Region) ([]string, erro
 			addrs = append(addrs, member.Addr)
 		}
 	}
-	if len(addrs) == 0 {
-		return nil, fmt.Errorf("region %s: no server is running (group %s has no member with a read address)", r.Name, app.serverGroup())
-	}
 	sort.Strings(addrs)
-	return addrs, nil
+	return addrs, state, nil
 }
 
 // serverStatus is GET /v1/status of one server.
