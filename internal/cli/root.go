@@ -111,6 +111,7 @@ deterministically.`,
 		newVersionCmd(app),
 		newReplayCmd(app),
 		newTopicCmd(app),
+		newSinkCmd(app),
 	)
 	return root
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/rialtodb/rialto/partialupdate"
 	"github.com/rialtodb/rialto/sink"
-	"github.com/rialtodb/rialto/sink/internal/sinktest"
+	"github.com/rialtodb/rialto/sink/sinktest"
 )
 
 func TestParseProperties(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rialtodb/rialto/internal/embedkafka/kafkatest"
-	"github.com/rialtodb/rialto/sink/internal/sinktest"
+	"github.com/rialtodb/rialto/sink/sinktest"
 )
 
 // crashInput is a stream of updates, list adds and removes, map puts and

@@ -9,7 +9,7 @@ import (
 	"github.com/rialtodb/rialto/internal/avrox"
 	"github.com/rialtodb/rialto/partialupdate"
 	"github.com/rialtodb/rialto/sink"
-	"github.com/rialtodb/rialto/sink/internal/sinktest"
+	"github.com/rialtodb/rialto/sink/sinktest"
 )
 
 // FuzzParseConfig: any file either parses into a Config or is reported as

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rialtodb/rialto/internal/embedkafka/kafkatest"
-	"github.com/rialtodb/rialto/sink/internal/sinktest"
+	"github.com/rialtodb/rialto/sink/sinktest"
 )
 
 // crashOn makes the sink stop like a killed process when ch closes: no

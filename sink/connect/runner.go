@@ -84,6 +84,7 @@ type Sink struct {
 	parts map[tp]*partState
 
 	inflight atomic.Int64 // records read and not done
+	read     atomic.Int64
 	acked    atomic.Int64
 
 	writeCtx    context.Context // writes and dead letters; ends only on a crash or Close
@@ -294,6 +295,7 @@ func ensureTopic(ctx context.Context, cl *kgo.Client, topic string, rf int16) er
 // Stats are the sink's running totals (the metrics, for tests and the
 // benchmark).
 type Stats struct {
+	Read     int64 // records read from the source topics
 	Acked    int64 // writes the writer acknowledged
 	InFlight int64 // records read and not yet done
 }
@@ -321,7 +323,9 @@ func (s *Sink) Progress() map[string]map[int32]int64 {
 }
 
 // Stats returns the running totals.
-func (s *Sink) Stats() Stats { return Stats{Acked: s.acked.Load(), InFlight: s.inflight.Load()} }
+func (s *Sink) Stats() Stats {
+	return Stats{Read: s.read.Load(), Acked: s.acked.Load(), InFlight: s.inflight.Load()}
+}
 
 // workerOf is the task of a partition: every record of a partition goes to
 // one task, in order.
@@ -397,6 +401,7 @@ poll:
 				continue
 			}
 			s.inflight.Add(int64(len(b)))
+			s.read.Add(int64(len(b)))
 			s.m.tasks[i].read.Add(float64(len(b)))
 			s.m.tasks[i].active.Add(float64(len(b)))
 			select {

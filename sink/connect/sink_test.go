@@ -13,7 +13,7 @@ import (
 
 	"github.com/rialtodb/rialto/internal/embedkafka/kafkatest"
 	"github.com/rialtodb/rialto/sink"
-	"github.com/rialtodb/rialto/sink/internal/sinktest"
+	"github.com/rialtodb/rialto/sink/sinktest"
 )
 
 const t0 = int64(1_700_000_000_000)
