@@ -181,10 +181,11 @@ func (l *leaderTask) giveBack(r *replica) {
 
 // apply resolves one RT batch, produces the results and commits them.
 func (l *leaderTask) apply(ctx context.Context, r *replica, vtw *writer.Writer, v *div.Validator, rb rtBatch) error {
-	b, err := l.s.db.NewBatch(l.id)
+	wb, err := l.s.db.NewWriteOnlyBatch(l.id)
 	if err != nil {
 		return err
 	}
+	b := newLeaderBatch(l.s.db, l.id, wb)
 	var (
 		mu      sync.Mutex
 		lastVT  int64 = -1
@@ -215,19 +216,19 @@ func (l *leaderTask) apply(ctx context.Context, r *replica, vtw *writer.Writer, 
 			continue
 		}
 		if err := l.applyOne(ctx, b, r, vtw, rb.region, rec, &env, ack); err != nil {
-			b.Discard()
+			wb.Discard()
 			return err
 		}
 	}
 	if err := vtw.Flush(ctx); err != nil {
-		b.Discard()
+		wb.Discard()
 		return fmt.Errorf("leader %s: flush: %w", l.id, err)
 	}
 	mu.Lock()
 	perr, lvt := prodErr, lastVT
 	mu.Unlock()
 	if perr != nil {
-		b.Discard()
+		wb.Discard()
 		return fmt.Errorf("leader %s: produce to version topic: %w", l.id, perr)
 	}
 	if lvt >= r.ck.Offset {
@@ -236,15 +237,15 @@ func (l *leaderTask) apply(ctx context.Context, r *replica, vtw *writer.Writer, 
 	r.ck.SetUpstream(rb.region, l.id.Partition, last+1)
 	state, _ := v.MarshalBinary()
 	setUpstreamDIV(&r.ck, rb.region, l.id.Partition, state)
-	if err := r.checkpoint(b); err != nil {
-		b.Discard()
+	if err := r.checkpoint(wb); err != nil {
+		wb.Discard()
 		return err
 	}
 	if crashNow("leader-before-commit", l.id) {
-		b.Discard()
+		wb.Discard()
 		return errCrashed
 	}
-	if err := b.Commit(); err != nil {
+	if err := wb.Commit(); err != nil {
 		return err
 	}
 	r.published()
@@ -265,7 +266,7 @@ func setUpstreamDIV(ck *storage.Checkpoint, region, partition int32, state []byt
 // applyOne resolves one RT record into the batch and produces the result.
 // A record that cannot be resolved (bad schema id, undecodable update) is
 // logged, counted and skipped: one bad record never stalls a partition.
-func (l *leaderTask) applyOne(ctx context.Context, b *storage.Batch, r *replica, vtw *writer.Writer, region int32, rec *kgo.Record, e *wire.Envelope, ack func(writer.Result, error)) error {
+func (l *leaderTask) applyOne(ctx context.Context, b *leaderBatch, r *replica, vtw *writer.Writer, region int32, rec *kgo.Record, e *wire.Envelope, ack func(writer.Result, error)) error {
 	rk, err := wire.ParseKey(rec.Key)
 	if err != nil {
 		l.skip(region, rec.Offset, err)
@@ -277,17 +278,17 @@ func (l *leaderTask) applyOne(ctx context.Context, b *storage.Batch, r *replica,
 		return nil // segment framing and incremental-push markers carry no data
 	case wire.TypeChunk:
 		// Kept until its manifest arrives; the manifest's put removes it.
-		return b.PutChunk(rec.Key, e.Chunk.Data)
+		return b.putChunk(rec.Key, e.Chunk.Data)
 	case wire.TypePut:
 		w.schemaID, w.payload = e.Put.SchemaID, e.Put.Value
 		if m := e.Put.Chunks; m != nil {
-			w.payload, err = wire.Reassemble(nil, m, batchChunks(b))
+			w.payload, err = wire.Reassemble(nil, m, b.chunkLookup())
 			if err != nil {
 				l.skip(region, rec.Offset, err)
 				return nil
 			}
 			for _, k := range m.ChunkKeys {
-				if err := b.DeleteChunk(k); err != nil {
+				if err := b.deleteChunk(k); err != nil {
 					return err
 				}
 			}
@@ -315,22 +316,22 @@ func (l *leaderTask) applyOne(ctx context.Context, b *storage.Batch, r *replica,
 	}
 	if m.rmd != nil {
 		opts = append(opts, writer.WithRMD(m.rmdVer, m.rmd))
-		if err := b.PutRMD(rk.Key, storage.RMD{Version: m.rmdVer, Data: m.rmd}); err != nil {
+		if err := b.putRMD(rk.Key, storage.RMD{Version: m.rmdVer, Data: m.rmd}); err != nil {
 			return err
 		}
 	}
 	if m.delete {
 		if m.rmd != nil {
-			err = b.Put(rk.Key, storage.Record{SchemaID: m.schemaID, Flags: storage.FlagTombstone})
+			err = b.put(rk.Key, storage.Record{SchemaID: m.schemaID, Flags: storage.FlagTombstone})
 		} else {
-			err = b.Delete(rk.Key)
+			err = b.delete(rk.Key)
 		}
 		if err != nil {
 			return err
 		}
 		return vtw.DeleteBytesAsync(ctx, rk.Key, ack, opts...)
 	}
-	if err := b.Put(rk.Key, storage.Record{SchemaID: m.schemaID, Flags: storage.FlagRaw, Value: m.value}); err != nil {
+	if err := b.put(rk.Key, storage.Record{SchemaID: m.schemaID, Flags: storage.FlagRaw, Value: m.value}); err != nil {
 		return err
 	}
 	r.ck.Records++
@@ -343,14 +344,14 @@ func (l *leaderTask) skip(region int32, offset int64, err error) {
 }
 
 // current reads the stored state of key, seeing the batch's own writes.
-func (l *leaderTask) current(b *storage.Batch, r *replica, key []byte) (current, error) {
-	rec, ok, err := b.Get(key)
+func (l *leaderTask) current(b *leaderBatch, r *replica, key []byte) (current, error) {
+	rec, ok, err := b.get(key)
 	if err != nil || !ok {
 		return current{}, err
 	}
 	c := current{exists: true, tombstone: rec.Tombstone(), schemaID: rec.SchemaID}
 	if !c.tombstone {
-		c.value, err = decodeStored(rec, batchChunks(b), r.codec)
+		c.value, err = decodeStored(rec, b.chunkLookup(), r.codec)
 		if err != nil {
 			return current{}, fmt.Errorf("leader %s: stored value: %w", l.id, err)
 		}
@@ -360,7 +361,7 @@ func (l *leaderTask) current(b *storage.Batch, r *replica, key []byte) (current,
 		// it): skipping the lookup saves a quarter of the leader's time.
 		return c, nil
 	}
-	rmd, ok, err := b.GetRMD(key)
+	rmd, ok, err := b.getRMD(key)
 	if err != nil {
 		return current{}, err
 	}
@@ -370,11 +371,87 @@ func (l *leaderTask) current(b *storage.Batch, r *replica, key []byte) (current,
 	return c, nil
 }
 
-func batchChunks(b *storage.Batch) wire.ChunkLookup {
+// leaderBatch is a write-only storage batch plus a map of what it will
+// store, so the leader reads its own uncommitted results without an
+// indexed batch (reads through one, and keeping its index, were more than
+// half of the leader's time). Keys it does not hold are read from the DB.
+type leaderBatch struct {
+	db     *storage.DB
+	id     storage.PartitionID
+	b      *storage.Batch
+	vals   map[string]pendingValue
+	chunks map[string][]byte // chunk key → data; nil: deleted
+}
+
+type pendingValue struct {
+	rec     storage.Record
+	deleted bool         // removed with its RMD
+	rmd     *storage.RMD // set with the value, or nil: no RMD
+}
+
+func newLeaderBatch(db *storage.DB, id storage.PartitionID, b *storage.Batch) *leaderBatch {
+	return &leaderBatch{db: db, id: id, b: b, vals: map[string]pendingValue{}, chunks: map[string][]byte{}}
+}
+
+func (lb *leaderBatch) put(key []byte, rec storage.Record) error {
+	pv := lb.vals[string(key)]
+	pv.rec, pv.deleted = rec, false
+	lb.vals[string(key)] = pv
+	return lb.b.Put(key, rec)
+}
+
+// putRMD must come before put of the same key's value (applyOne's order),
+// or be the RMD of a tombstone.
+func (lb *leaderBatch) putRMD(key []byte, r storage.RMD) error {
+	pv := lb.vals[string(key)]
+	pv.rmd = &r
+	lb.vals[string(key)] = pv
+	return lb.b.PutRMD(key, r)
+}
+
+func (lb *leaderBatch) delete(key []byte) error {
+	lb.vals[string(key)] = pendingValue{deleted: true}
+	return lb.b.Delete(key)
+}
+
+func (lb *leaderBatch) putChunk(k, data []byte) error {
+	lb.chunks[string(k)] = data
+	return lb.b.PutChunk(k, data)
+}
+
+func (lb *leaderBatch) deleteChunk(k []byte) error {
+	lb.chunks[string(k)] = nil
+	return lb.b.DeleteChunk(k)
+}
+
+func (lb *leaderBatch) get(key []byte) (storage.Record, bool, error) {
+	if pv, ok := lb.vals[string(key)]; ok {
+		return pv.rec, !pv.deleted, nil
+	}
+	return lb.db.Get(lb.id, key)
+}
+
+func (lb *leaderBatch) getRMD(key []byte) (storage.RMD, bool, error) {
+	if pv, ok := lb.vals[string(key)]; ok {
+		if pv.deleted || pv.rmd == nil {
+			return storage.RMD{}, false, nil
+		}
+		return *pv.rmd, true, nil
+	}
+	return lb.db.GetRMD(lb.id, key)
+}
+
+func (lb *leaderBatch) chunkLookup() wire.ChunkLookup {
 	return func(k []byte) (wire.Chunk, bool, error) {
-		data, ok, err := b.GetChunk(k)
-		if err != nil || !ok {
-			return wire.Chunk{}, ok, err
+		data, pending := lb.chunks[string(k)]
+		if !pending {
+			var ok bool
+			var err error
+			if data, ok, err = lb.db.GetChunk(lb.id, k); err != nil || !ok {
+				return wire.Chunk{}, ok, err
+			}
+		} else if data == nil {
+			return wire.Chunk{}, false, nil
 		}
 		rk, err := wire.ParseKey(k)
 		if err != nil {

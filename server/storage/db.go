@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // Options configure the Pebble database.
@@ -32,7 +33,14 @@ func Open(dir string, o Options) (*DB, error) {
 		o.CacheSize = 64 << 20
 	}
 	cache := pebble.NewCache(o.CacheSize)
-	pdb, err := pebble.Open(dir, &pebble.Options{Cache: cache, Logger: quietLogger{}})
+	popts := &pebble.Options{Cache: cache, Logger: quietLogger{}}
+	// Bloom filters on every level: a leader resolving a write to a key it
+	// has never seen, and a batch read of absent keys, would otherwise
+	// search every level's index (Pebble has no filter by default).
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	pdb, err := pebble.Open(dir, popts)
 	if err != nil {
 		cache.Unref()
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
