@@ -29,7 +29,7 @@ func TestQuickstartDev(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "dev", "--data-dir", t.TempDir(), "--controller-addr", "127.0.0.1:0")
+	cmd := exec.CommandContext(ctx, bin, "dev", "--data-dir", t.TempDir(), "--controller-addr", "127.0.0.1:0", "--server-port", "0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

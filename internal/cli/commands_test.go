@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/rialtodb/rialto/conflict"
 	"github.com/rialtodb/rialto/controller/api"
 )
@@ -238,5 +240,37 @@ func TestUpdateDocument(t *testing.T) {
 	if _, err := updateDocument("", []string{"tags"}, nil, []string{`m=[1]`}, nil); err == nil ||
 		!strings.Contains(err.Error(), "want FIELD=JSON") || !strings.Contains(err.Error(), "want a JSON object of entries") {
 		t.Fatalf("every problem at once: %v", err)
+	}
+}
+
+// TestEveryCommandHasExamples walks the command tree: every command's
+// --help shows examples and the global flags.
+func TestEveryCommandHasExamples(t *testing.T) {
+	root := NewRoot(&App{Stdout: &strings.Builder{}, Stderr: &strings.Builder{}, Getenv: func(string) string { return "" }})
+	var walk func(c *cobra.Command)
+	n := 0
+	walk = func(c *cobra.Command) {
+		if c.Name() == "help" || c.Name() == "completion" {
+			return
+		}
+		n++
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%q has no examples", c.CommandPath())
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(root)
+	for _, path := range [][]string{{"write", "update"}, {"read", "get"}, {"topic", "inspect"}, {"replay", "status"}} {
+		var out strings.Builder
+		code := Main(t.Context(), append(path, "--help"), &out, &out)
+		if code != 0 || !strings.Contains(out.String(), "Examples:") || !strings.Contains(out.String(), "--controller") ||
+			!strings.Contains(out.String(), "--output") {
+			t.Errorf("%q --help: exit %d\n%s", path, code, out.String())
+		}
+	}
+	if n < 25 {
+		t.Errorf("only %d commands in the tree", n)
 	}
 }

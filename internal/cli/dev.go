@@ -21,6 +21,10 @@ import (
 	"github.com/rialtodb/rialto/server"
 )
 
+// DefaultDevServerPort is region 1's server port in rialto dev (region N:
+// 7070+N), beside the controller's 7070.
+const DefaultDevServerPort = 7071
+
 // MaxDevRegions bounds --regions: each region is a broker and a server in
 // this one process.
 const MaxDevRegions = 8
@@ -40,7 +44,9 @@ type DevConfig struct {
 	// 0 (the default) picks free ports.
 	KafkaPort int
 	// ServerPort is region 1's server (read API) port, region N's is
-	// ServerPort+N-1; 0 (the default) picks free ports.
+	// ServerPort+N-1; 0 picks free ports. The flag's default is
+	// DefaultDevServerPort, so programs using the Go read client find the
+	// servers at fixed addresses.
 	ServerPort int
 	// ReadyTimeout bounds the wait for everything to serve. Default 2m.
 	ReadyTimeout time.Duration
@@ -128,7 +134,8 @@ func newDevCmd(app *App) *cobra.Command {
 		Short: "Run Rialto on this machine, in one process",
 		Long: `Run Rialto on this machine in one process: an embedded Kafka-protocol
 broker per region (state kept in --data-dir, so it survives restarts), the
-controller, and a storage server per region, all on 127.0.0.1. Prints the
+controller (127.0.0.1:7070), and a storage server per region (region N's
+read API on 127.0.0.1:7070+N), all on loopback. Prints the
 endpoints, then one line "ready" once everything serves: the controller is
 elected and every server has joined its region's placement group and is
 ready to serve. Ctrl-C (SIGINT) or SIGTERM shuts down cleanly.
@@ -167,7 +174,7 @@ its server's Pebble database in region-N/server.`,
 	f.IntVar(&cfg.Regions, "regions", 1, fmt.Sprintf("number of active-active regions, 1 to %d", MaxDevRegions))
 	f.StringVar(&cfg.ControllerAddr, "controller-addr", "127.0.0.1:7070", "address the controller's admin API listens on (port 0: a free port)")
 	f.IntVar(&cfg.KafkaPort, "kafka-port", 0, "region 1's broker port, region N's is this plus N-1 (0: free ports)")
-	f.IntVar(&cfg.ServerPort, "server-port", 0, "region 1's server read port, region N's is this plus N-1 (0: free ports)")
+	f.IntVar(&cfg.ServerPort, "server-port", DefaultDevServerPort, "region 1's server read port, region N's is this plus N-1 (0: free ports)")
 	f.DurationVar(&cfg.ReadyTimeout, "ready-timeout", 2*time.Minute, "how long to wait for everything to serve")
 	return cmd
 }
@@ -275,7 +282,7 @@ func runDev(ctx context.Context, app *App, cfg DevConfig) (err error) {
 	})
 	if err != nil {
 		if strings.Contains(err.Error(), "address already in use") {
-			return fmt.Errorf("%w (is another rialto dev running? pass --controller-addr)", err)
+			return fmt.Errorf("%w (is another rialto dev running? stop it or pass --controller-addr)", err)
 		}
 		return err
 	}
@@ -295,6 +302,9 @@ func runDev(ctx context.Context, app *App, cfg DevConfig) (err error) {
 			Logger: log.With("part", "server", "region", reg.Name),
 		})
 		if err != nil {
+			if strings.Contains(err.Error(), "address already in use") {
+				return fmt.Errorf("region %s: %w (is another rialto dev running? stop it or pass --server-port)", reg.Name, err)
+			}
 			return fmt.Errorf("region %s: %w", reg.Name, err)
 		}
 		start(devPart{name: "server of " + reg.Name, run: srv.Run, close: func() { srv.Close() }})

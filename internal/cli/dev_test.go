@@ -89,7 +89,7 @@ func (d *devRun) stop(t *testing.T) int {
 
 func TestDevReadyThenCleanExit(t *testing.T) {
 	dir := t.TempDir()
-	d := startDev(t, "dev", "--data-dir", dir, "--kafka-port", "0", "--controller-addr", "127.0.0.1:0")
+	d := startDev(t, "dev", "--data-dir", dir, "--kafka-port", "0", "--controller-addr", "127.0.0.1:0", "--server-port", "0")
 
 	if n := strings.Count(strings.Join(d.lines, "\n"), "ready"); n != 1 {
 		t.Errorf("%d lines say ready: %q", n, d.lines)
@@ -127,7 +127,7 @@ func TestDevReadyThenCleanExit(t *testing.T) {
 
 func TestDevTwoRegionsJSONAndStateSurvives(t *testing.T) {
 	dir := t.TempDir()
-	d := startDev(t, "--output", "json", "dev", "--data-dir", dir, "--regions", "2", "--controller-addr", "127.0.0.1:0")
+	d := startDev(t, "--output", "json", "dev", "--data-dir", dir, "--regions", "2", "--controller-addr", "127.0.0.1:0", "--server-port", "0")
 	if len(d.lines) != 2 {
 		t.Fatalf("want one JSON line and ready, got %q", d.lines)
 	}
@@ -153,7 +153,7 @@ func TestDevTwoRegionsJSONAndStateSurvives(t *testing.T) {
 	if code := d.stop(t); code != 0 {
 		t.Fatalf("exit code %d; stderr %q", code, d.stderr.String())
 	}
-	d2 := startDev(t, "-o", "json", "dev", "--data-dir", dir, "--regions", "2", "--controller-addr", "127.0.0.1:0")
+	d2 := startDev(t, "-o", "json", "dev", "--data-dir", dir, "--regions", "2", "--controller-addr", "127.0.0.1:0", "--server-port", "0")
 	var st2 devStatus
 	if err := json.Unmarshal([]byte(d2.lines[0]), &st2); err != nil {
 		t.Fatal(err)
@@ -174,9 +174,9 @@ func TestDevTwoRegionsJSONAndStateSurvives(t *testing.T) {
 
 func TestDevDataDirInUse(t *testing.T) {
 	dir := t.TempDir()
-	startDev(t, "dev", "--data-dir", dir, "--controller-addr", "127.0.0.1:0")
+	startDev(t, "dev", "--data-dir", dir, "--controller-addr", "127.0.0.1:0", "--server-port", "0")
 	var stdout, stderr bytes.Buffer
-	code := Main(context.Background(), []string{"dev", "--data-dir", dir, "--controller-addr", "127.0.0.1:0"}, &stdout, &stderr)
+	code := Main(context.Background(), []string{"dev", "--data-dir", dir, "--controller-addr", "127.0.0.1:0", "--server-port", "0"}, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "in use") || strings.Count(stderr.String(), "\n") != 1 {
 		t.Fatalf("second dev on %s: exit %d, stderr %q", dir, code, stderr.String())
 	}

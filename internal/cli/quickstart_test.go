@@ -16,7 +16,7 @@ import (
 // and a free controller port and returns the controller's URL.
 func devController(t *testing.T, extra ...string) string {
 	t.Helper()
-	args := append([]string{"-o", "json", "dev", "--data-dir", t.TempDir(), "--controller-addr", "127.0.0.1:0"}, extra...)
+	args := append([]string{"-o", "json", "dev", "--data-dir", t.TempDir(), "--controller-addr", "127.0.0.1:0", "--server-port", "0"}, extra...)
 	d := startDev(t, args...)
 	var st devStatus
 	if err := json.Unmarshal([]byte(d.lines[0]), &st); err != nil {
