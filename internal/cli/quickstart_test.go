@@ -18,11 +18,16 @@ func devController(t *testing.T, extra ...string) string {
 	t.Helper()
 	args := append([]string{"-o", "json", "dev", "--data-dir", t.TempDir(), "--controller-addr", "127.0.0.1:0", "--server-port", "0"}, extra...)
 	d := startDev(t, args...)
+	return parseDevStatus(t, d.lines[0]).Controller
+}
+
+func parseDevStatus(t *testing.T, line string) devStatus {
+	t.Helper()
 	var st devStatus
-	if err := json.Unmarshal([]byte(d.lines[0]), &st); err != nil {
-		t.Fatalf("dev's first line is not JSON: %v: %q", err, d.lines)
+	if err := json.Unmarshal([]byte(line), &st); err != nil {
+		t.Fatalf("dev's first line is not JSON: %v: %q", err, line)
 	}
-	return st.Controller
+	return st
 }
 
 // runCLI runs one command line in-process against the controller at url.
