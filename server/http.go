@@ -776,13 +776,18 @@ func (h *HTTPHandler) readAll(spec VersionSpec, keys [][]byte, parts []int32, va
 		}
 		return bytes.Compare(keys[a], keys[b])
 	})
+	// order is sorted by (partition, key): each run of one partition is
+	// read with one forward-seeking iterator.
 	read := func(run []int) error {
-		for _, i := range run {
-			v, ok, err := h.s.Get(spec.Store, spec.Version, keys[i])
-			if err != nil {
+		for start := 0; start < len(run); {
+			end := start + 1
+			for end < len(run) && parts[run[end]] == parts[run[start]] {
+				end++
+			}
+			if err := h.s.readSorted(spec.Store, spec.Version, parts[run[start]], keys, run[start:end], vals, oks); err != nil {
 				return err
 			}
-			vals[i], oks[i] = v, ok
+			start = end
 		}
 		return nil
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -230,4 +231,33 @@ func BenchmarkBatchPut100B(b *testing.B) {
 		}
 	}
 	batch.Commit()
+}
+
+func TestSortedReaderAgreesWithGet(t *testing.T) {
+	db, _ := openTest(t)
+	p := PartitionID{"s", 1, 0}
+	other := PartitionID{"s", 1, 1}
+	for _, id := range []PartitionID{p, other} {
+		b := mustBatch(t, db, id)
+		for i := 0; i < 200; i += 2 {
+			b.Put([]byte(fmt.Sprintf("k%03d", i)), Record{SchemaID: 1, Value: []byte(id.String() + fmt.Sprint(i))})
+		}
+		b.Commit()
+	}
+	r, err := db.NewSortedReader(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i := 0; i < 205; i++ {
+		k := []byte(fmt.Sprintf("k%03d", i))
+		got, ok, err := r.Get(k)
+		want, wok, _ := db.Get(p, k)
+		if err != nil || ok != wok || !bytes.Equal(got.Value, want.Value) {
+			t.Fatalf("%s: sorted %v %q %v, get %v %q", k, ok, got.Value, err, wok, want.Value)
+		}
+	}
+	if _, _, err := r.Get([]byte("k000")); !errors.Is(err, ErrUnsorted) {
+		t.Fatalf("descending key: %v, want ErrUnsorted", err)
+	}
 }
