@@ -215,3 +215,26 @@ func TestConverters(t *testing.T) {
 		t.Fatalf("%+v %v", c, err)
 	}
 }
+
+// TestExampleConfigsParse: the configs under examples/connect are valid.
+func TestExampleConfigsParse(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/connect/*.properties")
+	js, _ := filepath.Glob("../../examples/connect/*.json")
+	files = append(files, js...)
+	if len(files) < 3 {
+		t.Fatalf("found %v", files)
+	}
+	for _, f := range files {
+		cfg, err := LoadFile(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if cfg.ValueConverter.Kind == ConverterAvro {
+			st := storeFor(t, true)
+			if _, err := NewMapper(cfg, st); err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
+		}
+	}
+}
