@@ -30,6 +30,29 @@
 //  5. Give the command an Example and test it in-process through Main with
 //     buffers for stdout and stderr (see dev_test.go).
 //
+// # Files
+//
+//	root.go      the tree, global flags, App.Print
+//	cluster.go   what commands share: the controller client, regions
+//	             (--region by name or id), a region's servers (the members
+//	             of its placement group, $RIALTO_SERVER_GROUP), schema args
+//	dev.go       rialto dev
+//	parts.go     rialto server and rialto controller (config files)
+//	store.go     store create|list|describe|update|delete, schema add
+//	write.go     write put|update|delete and --wait
+//	read.go      read get|batch
+//	version.go   version list|swap|rollback|kill, replay status|plan
+//	topic.go     topic inspect
+//	push.go, sink.go   rialto push and rialto sink (their own authors)
+//
+// --wait compares, per region, the processed upstream offset that the
+// ready replicas of the key's partition in the store's current version
+// report in GET /v1/status (for the write's region and RT partition) with
+// the offset the write got; the write is readable there once the offset is
+// past it. replay plan asks the controller and, when the controller has
+// no plan endpoint, computes the same plan with package replay from every
+// region's RT offsets.
+//
 // # rialto dev
 //
 // dev runs one embedded Kafka broker per region (package embedkafka), each
