@@ -35,7 +35,7 @@ func (wf *writeFlags) register(cmd *cobra.Command) {
 	f.StringVar(&wf.key, "key", "", `key: the literal text for a "string" key schema, JSON otherwise (required)`)
 	f.Int64Var(&wf.timestamp, "timestamp", 0, "logical timestamp in ms since the epoch (default: the producer's clock)")
 	f.StringVar(&wf.region, "region", "", "region (name or id) whose real-time topic receives the write (default: the first)")
-	f.BoolVar(&wf.wait, "wait", false, "return only when the write is readable in every region's current version")
+	f.BoolVar(&wf.wait, "wait", false, "return only when the write is readable in the current version of every region that applies it (all regions for active-active stores)")
 	f.DurationVar(&wf.waitTimeout, "wait-timeout", 30*time.Second, "how long --wait waits before failing")
 }
 
@@ -81,7 +81,7 @@ func (app *App) writeTarget(ctx context.Context, wf *writeFlags) (*writeTarget, 
 		return nil, err
 	}
 	if !st.Config.ActiveActive && wf.region != "" && reg.ID != cl.Regions[0].ID {
-		app.Logger().Warn("store is not active-active: writes in other regions resolve by RT order, not timestamps", "store", st.Name, "region", reg.Name)
+		app.Logger().Warn("store is not active-active: only this region applies the write", "store", st.Name, "region", reg.Name)
 	}
 	ks, err := avro.Parse(st.KeySchema)
 	if err != nil {
@@ -159,27 +159,28 @@ func (app *App) doWrite(ctx context.Context, wf *writeFlags, t *writeTarget, op 
 	return app.Print(text, out)
 }
 
-// waitReadable polls every region's servers until each serves the write:
-// the ready replicas of the key's partition in the store's current version
-// report a processed upstream offset past the write's, for the write's
-// region and RT partition (DESIGN.md: the leader's footer carries it to
-// followers too). It fails after timeout naming the regions that lag.
+// waitReadable polls the servers of every region that applies the write
+// until each serves it: the ready replicas of the key's partition in the
+// store's current version report a processed upstream offset past the
+// write's, for the write's region and RT partition (the leader's footer
+// carries it to followers too). Active-active stores apply every region's
+// writes in every region; other stores only in the region written to. It
+// fails after timeout naming the regions that lag and why.
 func (app *App) waitReadable(ctx context.Context, t *writeTarget, res writer.Result, timeout time.Duration) ([]readableIn, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	deadline := time.Now().Add(timeout)
+	regions := []api.Region{t.region}
+	if t.store.Config.ActiveActive {
+		regions = t.cluster.Regions
+	}
 	for {
 		st, err := app.ctl().Store(ctx, t.store.Name)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("--wait: store %s: no answer from the controller within %s: %w", t.store.Name, timeout, err)
-			}
 			return nil, err
 		}
 		var lagging []string
 		var readable []readableIn
-		for _, r := range t.cluster.Regions {
-			ok, why := app.regionHas(ctx, r, st.Name, st.CurrentVersion, t.region.ID, res)
-			if ok {
+		for _, r := range regions {
+			if why := app.regionLag(ctx, r, st.Name, st.CurrentVersion, t.region, res); why == "" {
 				readable = append(readable, readableIn{Region: r.Name, Version: st.CurrentVersion})
 			} else {
 				lagging = append(lagging, fmt.Sprintf("%s (%s)", r.Name, why))
@@ -188,27 +189,30 @@ func (app *App) waitReadable(ctx context.Context, t *writeTarget, res writer.Res
 		if len(lagging) == 0 {
 			return readable, nil
 		}
-		select {
-		case <-ctx.Done():
+		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("--wait: store %s: the write (%s partition %d offset %d) is not readable after %s in %s",
 				t.store.Name, t.region.Name, res.Partition, res.Offset, timeout, strings.Join(lagging, "; "))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-// regionHas reports whether region r serves the write in version v, or why
-// not.
-func (app *App) regionHas(ctx context.Context, r api.Region, store string, v int32, srcRegion int32, res writer.Result) (bool, string) {
+// regionLag says why region r does not serve the write in version v yet,
+// or "" when it does.
+func (app *App) regionLag(ctx context.Context, r api.Region, store string, v int32, src api.Region, res writer.Result) string {
 	if v == 0 {
-		return false, "no current version"
+		return "no current version"
 	}
 	servers, err := app.regionServers(ctx, r)
 	if err != nil {
-		return false, err.Error()
+		return err.Error()
 	}
-	hosted, ready := 0, 0
-	var behind int64 = -1
+	hosted, ready, served := 0, 0, 0
+	behind, sawNothing := int64(-1), false
 	for _, s := range servers {
 		status, err := serverStatus(ctx, s)
 		if err != nil {
@@ -222,28 +226,36 @@ func (app *App) regionHas(ctx context.Context, r api.Region, store string, v int
 			if !p.ReadyToServe {
 				continue
 			}
+			ready++
 			next := int64(-1)
 			for _, u := range p.Upstream {
-				if u.Region == srcRegion && u.Partition == res.Partition {
+				if u.Region == src.ID && u.Partition == res.Partition {
 					next = u.Offset
 				}
 			}
-			if next > res.Offset {
-				ready++
-			} else if behind < 0 || next < behind {
+			switch {
+			case next > res.Offset:
+				served++
+			case next < 0:
+				sawNothing = true
+			case behind < 0 || next < behind:
 				behind = next
 			}
 		}
 	}
 	switch {
 	case hosted == 0:
-		return false, fmt.Sprintf("no server hosts v%d partition %d", v, res.Partition)
-	case ready == 0 && behind < 0:
-		return false, fmt.Sprintf("v%d partition %d not ready to serve", v, res.Partition)
+		return fmt.Sprintf("no server hosts v%d partition %d", v, res.Partition)
+	case ready == 0:
+		return fmt.Sprintf("v%d partition %d is not ready to serve", v, res.Partition)
+	case served == ready:
+		return ""
 	case behind >= 0:
-		return false, fmt.Sprintf("v%d partition %d has processed up to offset %d of the write's %d", v, res.Partition, behind, res.Offset)
+		return fmt.Sprintf("v%d partition %d has processed %s's RT up to offset %d, the write is at %d", v, res.Partition, src.Name, behind, res.Offset)
+	case sawNothing:
+		return fmt.Sprintf("v%d partition %d has processed nothing of %s's RT partition %d yet", v, res.Partition, src.Name, res.Partition)
 	}
-	return true, ""
+	return fmt.Sprintf("v%d partition %d: %d of %d ready replicas serve it", v, res.Partition, served, ready)
 }
 
 func newWriteCmd(app *App) *cobra.Command {
