@@ -157,7 +157,13 @@ func (o *options) validate() error {
 // push). Full and Incremental build one from the controller's answers.
 type Target struct {
 	Brokers []string
-	Topic   string
+	// OtherRegions are the seed brokers of other regions whose copy of the
+	// same topic gets the same records: a full push fills the version
+	// topic of every region (each region's servers build the version from
+	// their own cluster). Every record is acknowledged only once every
+	// region acknowledged it.
+	OtherRegions [][]string
+	Topic        string
 	// Partitions of the topic; 0 reads them from the topic's metadata.
 	Partitions int32
 	// Incremental makes Topic an RT topic written between
@@ -320,7 +326,7 @@ func (a *acks) err() error {
 
 // write sends every record (held ones first) through w. It stops at the
 // first bad record or failed write.
-func (j *job) write(ctx context.Context, w *writer.Writer, schemaID int32, res *Result) error {
+func (j *job) write(ctx context.Context, w recordWriter, schemaID int32, res *Result) error {
 	var a acks
 	put := func(rec Record) error {
 		var opts []writer.CallOpt
@@ -418,28 +424,31 @@ func (j *job) run(ctx context.Context, t Target, res *Result) (Result, error) {
 	if schemas.Key == nil {
 		schemas.Key = avro.NewPrimitiveSchema(avro.String, nil)
 	}
-	wopts := []writer.Opt{
-		writer.Brokers(t.Brokers...), writer.Topic(t.Topic), writer.Kind(kind), writer.Schemas(schemas),
-		writer.Compression(t.Compression, dict),
+	var fw fanout
+	for _, brokers := range append([][]string{t.Brokers}, t.OtherRegions...) {
+		wopts := []writer.Opt{
+			writer.Brokers(brokers...), writer.Topic(t.Topic), writer.Kind(kind), writer.Schemas(schemas),
+			writer.Compression(t.Compression, dict),
+		}
+		if !t.Chunking {
+			wopts = append(wopts, writer.ChunkThreshold(0))
+		}
+		if t.Partitions > 0 {
+			wopts = append(wopts, writer.Partitions(t.Partitions))
+		}
+		if j.o.logger != nil {
+			wopts = append(wopts, writer.Logger(j.o.logger))
+		}
+		one, err := writer.New(append(wopts, j.o.writerOpts...)...)
+		if err != nil {
+			closeAll(ctx, fw)
+			return *res, fmt.Errorf("push: %w", err)
+		}
+		fw = append(fw, one)
 	}
-	if !t.Chunking {
-		wopts = append(wopts, writer.ChunkThreshold(0))
-	}
-	if t.Partitions > 0 {
-		wopts = append(wopts, writer.Partitions(t.Partitions))
-	}
-	if j.o.logger != nil {
-		wopts = append(wopts, writer.Logger(j.o.logger))
-	}
-	w, err := writer.New(append(wopts, j.o.writerOpts...)...)
-	if err != nil {
-		return *res, fmt.Errorf("push: %w", err)
-	}
-	closeW := func() error {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
-		defer cancel()
-		return w.Close(cctx)
-	}
+	w := fw
+	closeW := func() error { return closeAll(ctx, fw) }
+	var err error
 	fail := func(err error) (Result, error) {
 		closeW() // the push already failed; closing only ends the segments
 		return *res, err
@@ -523,6 +532,26 @@ func localBrokers(ctx context.Context, ctl Controller, o *options) ([]string, er
 	return nil, fmt.Errorf("push: the controller names no brokers for its region %d", cl.LocalRegion)
 }
 
+// regionBrokers returns the local region's brokers and every other
+// region's (none when Brokers overrides them).
+func regionBrokers(ctx context.Context, ctl Controller, o *options) ([]string, [][]string, error) {
+	local, err := localBrokers(ctx, ctl, o)
+	if err != nil || len(o.brokers) > 0 {
+		return local, nil, err
+	}
+	cl, err := ctl.Cluster(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("push: cluster: %w", err)
+	}
+	var others [][]string
+	for _, r := range cl.Regions {
+		if r.ID != cl.LocalRegion {
+			others = append(others, r.Brokers)
+		}
+	}
+	return local, others, nil
+}
+
 // Full runs a full push of in into a new version of store: it asks the
 // controller for the version (with a dictionary trained on the first
 // records when the store compresses with zstd-dict), writes start-of-push,
@@ -548,7 +577,7 @@ func Full(ctx context.Context, ctl Controller, store string, in Input, opts ...O
 	if err != nil {
 		return Result{}, err
 	}
-	brokers, err := localBrokers(ctx, ctl, &o)
+	brokers, others, err := regionBrokers(ctx, ctl, &o)
 	if err != nil {
 		return Result{}, err
 	}
@@ -586,7 +615,7 @@ func Full(ctx context.Context, ctl Controller, store string, in Input, opts ...O
 		return kill(fmt.Errorf("push: version %d: %w", v.Number, err))
 	}
 	t := Target{
-		Brokers: brokers, Topic: v.Topic, Partitions: v.Partitions,
+		Brokers: brokers, OtherRegions: others, Topic: v.Topic, Partitions: v.Partitions,
 		Compression: mode, Chunking: v.Chunking,
 		KeySchema: key, ValueSchema: value, ValueSchemaID: schemaID,
 	}
@@ -701,4 +730,104 @@ func Wait(ctx context.Context, ctl Controller, store string, version int32, inte
 		case <-t.C:
 		}
 	}
+}
+
+// recordWriter is what writing the records needs of the push's writers.
+type recordWriter interface {
+	PutBytesAsync(ctx context.Context, key []byte, schemaID int32, value []byte, cb func(writer.Result, error), opts ...writer.CallOpt) error
+	Flush(ctx context.Context) error
+}
+
+// fanout writes the same records to the same topic in several regions.
+// The first writer is the local region's; a record's callback fires once,
+// after every region acknowledged it (with the local region's result), or
+// with the first error.
+type fanout []*writer.Writer
+
+func (f fanout) PutBytesAsync(ctx context.Context, key []byte, schemaID int32, value []byte, cb func(writer.Result, error), opts ...writer.CallOpt) error {
+	if len(f) == 1 {
+		return f[0].PutBytesAsync(ctx, key, schemaID, value, cb, opts...)
+	}
+	var (
+		mu    sync.Mutex
+		left  = len(f)
+		local writer.Result
+		first error
+	)
+	done := func(i int) func(writer.Result, error) {
+		return func(r writer.Result, err error) {
+			mu.Lock()
+			if i == 0 {
+				local = r
+			}
+			if err != nil && first == nil {
+				first = err
+			}
+			left--
+			fire := left == 0
+			mu.Unlock()
+			if fire {
+				cb(local, first)
+			}
+		}
+	}
+	for i, w := range f {
+		if err := w.PutBytesAsync(ctx, key, schemaID, value, done(i), opts...); err != nil {
+			if i == 0 {
+				return err // nothing was accepted: no callback
+			}
+			// Writers 0..i-1 accepted it and will call back; the others
+			// never will. The callback reports this error.
+			mu.Lock()
+			if first == nil {
+				first = err
+			}
+			left -= len(f) - i
+			fire := left == 0
+			mu.Unlock()
+			if fire {
+				cb(local, first)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+func (f fanout) Flush(ctx context.Context) error {
+	var errs []error
+	for _, w := range f {
+		errs = append(errs, w.Flush(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+func (f fanout) control(fn func(w *writer.Writer) error) error {
+	var errs []error
+	for _, w := range f {
+		errs = append(errs, fn(w))
+	}
+	return errors.Join(errs...)
+}
+
+func (f fanout) StartOfPush(ctx context.Context, sorted bool) error {
+	return f.control(func(w *writer.Writer) error { return w.StartOfPush(ctx, sorted) })
+}
+
+func (f fanout) EndOfPush(ctx context.Context) error {
+	return f.control(func(w *writer.Writer) error { return w.EndOfPush(ctx) })
+}
+
+func (f fanout) StartOfIncrementalPush(ctx context.Context, id string) error {
+	return f.control(func(w *writer.Writer) error { return w.StartOfIncrementalPush(ctx, id) })
+}
+
+func (f fanout) EndOfIncrementalPush(ctx context.Context, id string) error {
+	return f.control(func(w *writer.Writer) error { return w.EndOfIncrementalPush(ctx, id) })
+}
+
+func closeAll(ctx context.Context, f fanout) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+	defer cancel()
+	return f.control(func(w *writer.Writer) error { return w.Close(cctx) })
 }

@@ -496,3 +496,38 @@ func TestCancelledPushKillsVersion(t *testing.T) {
 		t.Fatalf("version 1 is %s, want killed", v.Status)
 	}
 }
+
+// TestFullPushFillsEveryRegion: with two regions, a full push writes the
+// same records (framed by start and end of push) into the version topic of
+// each region's cluster.
+func TestFullPushFillsEveryRegion(t *testing.T) {
+	f := newFixture(t, "none")
+	other := kafkatest.New(t)
+	ctx := context.Background()
+	if _, err := other.Admin(t).CreateTopic(ctx, partitions, 1, map[string]*string{"cleanup.policy": ptrTo("compact")}, f.topics[1]); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Admin(t).DeleteTopics(context.Background(), f.topics[1]) })
+	f.ctl.SetCluster(api.Cluster{LocalRegion: 0, Regions: []api.Region{
+		{ID: 0, Name: "east", Brokers: f.env.Brokers()},
+		{ID: 1, Name: "west", Brokers: other.Brokers()},
+	}})
+	const n = 300
+	jsonl := pushtest.FeatureJSONL(11, n, false, 0)
+	if _, err := push.Full(ctx, f.cl, "members", jsonlInput(jsonl)); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []*kafkatest.Env{f.env, other} {
+		puts, controls := envelopes(t, env, f.topics[1])
+		if len(puts) != n {
+			t.Fatalf("%d puts in a region's version topic, want %d", len(puts), n)
+		}
+		for p := range int32(partitions) {
+			if got := controls[p]; !slices.Equal(got, []wire.ControlType{wire.ControlStartOfPush, wire.ControlEndOfPush}) {
+				t.Fatalf("partition %d controls %v", p, got)
+			}
+		}
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

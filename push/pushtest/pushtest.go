@@ -53,6 +53,13 @@ func NewController(brokers []string, st api.Store, topicFor func(version int32) 
 // Close stops the server.
 func (c *Controller) Close() { c.srv.Close() }
 
+// SetCluster replaces the regions the controller describes.
+func (c *Controller) SetCluster(cl api.Cluster) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cluster = cl
+}
+
 // AutoSwap makes a version current as soon as its end-of-push is reported.
 func (c *Controller) AutoSwap(on bool) {
 	c.mu.Lock()
