@@ -48,17 +48,43 @@ type cluster struct {
 	srv      *server.Server
 	cl       *client.Client
 	serverOn bool
+	suffix   string
 }
 
 func newCluster(t *testing.T) *cluster {
 	c := &cluster{env: kafkatest.New(t)}
 	suffix := strings.TrimPrefix(c.env.Topic(t, 1, nil), kafkatest.TopicPrefix)
+	c.suffix = suffix[len(suffix)-8:]
 	c.names.admin, c.names.group = "admin-"+suffix, "ctl-"+suffix
 	c.names.servers, c.names.placement = "servers-"+suffix, "placement-"+suffix
+	// On a real cluster (RIALTO_KAFKA_BROKERS) nothing may stay behind:
+	// the stores' topics, then the admin and placement topics. Cleanups run
+	// last-in first-out, so this one runs after the controller stopped.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		adm := c.env.Admin(t)
+		topics, err := adm.ListTopics(ctx)
+		if err != nil {
+			return
+		}
+		var mine []string
+		for _, name := range topics.Names() {
+			if strings.Contains(name, c.suffix) {
+				mine = append(mine, name)
+			}
+		}
+		if len(mine) > 0 {
+			adm.DeleteTopics(ctx, mine...)
+		}
+	})
 	c.startController(t)
 	c.startServer(t)
 	return c
 }
+
+// store names a store uniquely for this test run (shared real clusters).
+func (c *cluster) store(name string) string { return name + "-" + c.suffix }
 
 func (c *cluster) startController(t *testing.T) {
 	t.Helper()
@@ -140,17 +166,18 @@ func hybridConfig() *api.StoreConfig {
 // nearline writes, and rollback returns to it with them.
 func TestHybridStory(t *testing.T) {
 	c := newCluster(t)
+	store := c.store("profiles")
 	ctx := context.Background()
-	st, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: "profiles", KeySchema: `"string"`, ValueSchema: profileSchema, Config: hybridConfig()})
+	st, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: store, KeySchema: `"string"`, ValueSchema: profileSchema, Config: hybridConfig()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.CurrentVersion != 1 || st.RTTopic != "profiles_rt" {
+	if st.CurrentVersion != 1 || st.RTTopic != store+"_rt" {
 		t.Fatalf("new store: current %d, RT topic %q", st.CurrentVersion, st.RTTopic)
 	}
 	schema := avro.MustParse(profileSchema)
 	derived, _ := partialupdate.Derive(schema)
-	rt, err := writer.New(writer.Brokers(c.env.Brokers()...), writer.Topic(st.RTTopic), writer.Schemas(c.cl.SchemaProvider("profiles")))
+	rt, err := writer.New(writer.Brokers(c.env.Brokers()...), writer.Topic(st.RTTopic), writer.Schemas(c.cl.SchemaProvider(store)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +218,7 @@ func TestHybridStory(t *testing.T) {
 			ok := true
 			for k, want := range model {
 				wj, _ := partialupdate.ValueToJSON(schema, want)
-				if got := c.read(t, "profiles", k, version); got != string(wj) {
+				if got := c.read(t, store, k, version); got != string(wj) {
 					ok = false
 					if time.Now().After(deadline) {
 						p, _ := c.srv.Plan()
@@ -215,17 +242,17 @@ func TestHybridStory(t *testing.T) {
 	// A full push of version 2. Its batch data replaces the keys' values in
 	// v2's model; the RT buffer (all updates, inside the 1h rewind) replays
 	// on top of it.
-	ver, err := c.cl.StartPush(ctx, "profiles", api.StartPushRequest{})
+	ver, err := c.cl.StartPush(ctx, store, api.StartPushRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ver.Number != 2 || ver.Role != api.RoleFuture {
 		t.Fatalf("push created %+v", ver)
 	}
-	if _, err := c.cl.StartPush(ctx, "profiles", api.StartPushRequest{}); !isStatus(err, 409) {
+	if _, err := c.cl.StartPush(ctx, store, api.StartPushRequest{}); !isStatus(err, 409) {
 		t.Fatalf("a second concurrent push: %v, want 409", err)
 	}
-	push, err := writer.New(writer.Brokers(c.env.Brokers()...), writer.Topic(ver.Topic), writer.Kind(writer.KindVersion), writer.Schemas(c.cl.SchemaProvider("profiles")))
+	push, err := writer.New(writer.Brokers(c.env.Brokers()...), writer.Topic(ver.Topic), writer.Kind(writer.KindVersion), writer.Schemas(c.cl.SchemaProvider(store)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,11 +297,11 @@ func TestHybridStory(t *testing.T) {
 		t.Fatal(err)
 	}
 	push.Close(ctx)
-	if _, err := c.cl.EndOfPush(ctx, "profiles", 2); err != nil {
+	if _, err := c.cl.EndOfPush(ctx, store, 2); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, time.Minute, "version 2 to become current", func() bool {
-		s, err := c.cl.Store(ctx, "profiles")
+		s, err := c.cl.Store(ctx, store)
 		return err == nil && s.CurrentVersion == 2
 	})
 	checkVersion(0, v2, "version 2 serving the push plus the replayed nearline updates")
@@ -285,7 +312,7 @@ func TestHybridStory(t *testing.T) {
 	checkVersion(2, v2, "version 2 taking nearline writes after the swap")
 	checkVersion(1, v1, "backup version 1 taking nearline writes too")
 
-	s, err := c.cl.Rollback(ctx, "profiles")
+	s, err := c.cl.Rollback(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +320,7 @@ func TestHybridStory(t *testing.T) {
 		t.Fatalf("after rollback current is %d", s.CurrentVersion)
 	}
 	waitFor(t, 30*time.Second, "the server to follow the rollback", func() bool {
-		v, _ := c.srv.CurrentVersion("profiles")
+		v, _ := c.srv.CurrentVersion(store)
 		return v == 1
 	})
 	checkVersion(0, v1, "version 1 current again, with every nearline update")

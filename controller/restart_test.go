@@ -20,22 +20,23 @@ import (
 // the push completes.
 func TestRestartMidPush(t *testing.T) {
 	c := newCluster(t)
+	store := c.store("items")
 	ctx := context.Background()
-	if _, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: "items", KeySchema: `"string"`, ValueSchema: profileSchema, Config: hybridConfig()}); err != nil {
+	if _, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: store, KeySchema: `"string"`, ValueSchema: profileSchema, Config: hybridConfig()}); err != nil {
 		t.Fatal(err)
 	}
-	ver, err := c.cl.StartPush(ctx, "items", api.StartPushRequest{})
+	ver, err := c.cl.StartPush(ctx, store, api.StartPushRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := c.cl.Store(ctx, "items")
+	before, err := c.cl.Store(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	c.stopCtl()
 	c.startController(t)
-	after, err := c.cl.Store(ctx, "items")
+	after, err := c.cl.Store(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestRestartMidPush(t *testing.T) {
 	}
 
 	schema := avro.MustParse(profileSchema)
-	push, err := writer.New(writer.Brokers(c.env.Brokers()...), writer.Topic(ver.Topic), writer.Kind(writer.KindVersion), writer.Schemas(c.cl.SchemaProvider("items")))
+	push, err := writer.New(writer.Brokers(c.env.Brokers()...), writer.Topic(ver.Topic), writer.Kind(writer.KindVersion), writer.Schemas(c.cl.SchemaProvider(store)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,14 +58,14 @@ func TestRestartMidPush(t *testing.T) {
 	}
 	push.EndOfPush(ctx)
 	push.Close(ctx)
-	if _, err := c.cl.EndOfPush(ctx, "items", ver.Number); err != nil {
+	if _, err := c.cl.EndOfPush(ctx, store, ver.Number); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, time.Minute, "the push to complete after the restart", func() bool {
-		s, err := c.cl.Store(ctx, "items")
+		s, err := c.cl.Store(ctx, store)
 		return err == nil && s.CurrentVersion == ver.Number
 	})
-	if got := c.read(t, "items", "i7", 0); got != `{"name":"item-7","count":7,"tags":[]}` {
+	if got := c.read(t, store, "i7", 0); got != `{"name":"item-7","count":7,"tags":[]}` {
 		t.Fatalf("i7 = %s", got)
 	}
 }
@@ -73,8 +74,9 @@ func TestRestartMidPush(t *testing.T) {
 // exactly as it was.
 func TestBadInputChangesNothing(t *testing.T) {
 	c := newCluster(t)
+	store := c.store("s")
 	ctx := context.Background()
-	if _, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: "s", KeySchema: `"string"`, ValueSchema: profileSchema, Config: hybridConfig()}); err != nil {
+	if _, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: store, KeySchema: `"string"`, ValueSchema: profileSchema, Config: hybridConfig()}); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := c.cl.Stores(ctx)
@@ -85,17 +87,17 @@ func TestBadInputChangesNothing(t *testing.T) {
 		call func() error
 	}{
 		{"incompatible schema (type change)", 400, func() error {
-			_, err := c.cl.AddSchema(ctx, "s", `{"type":"record","name":"Profile","fields":[{"name":"name","type":"long","default":0}]}`)
+			_, err := c.cl.AddSchema(ctx, store, `{"type":"record","name":"Profile","fields":[{"name":"name","type":"long","default":0}]}`)
 			return err
 		}},
 		{"new field without default", 400, func() error {
-			_, err := c.cl.AddSchema(ctx, "s", `{"type":"record","name":"Profile","fields":[{"name":"name","type":"string","default":""},{"name":"x","type":"int"}]}`)
+			_, err := c.cl.AddSchema(ctx, store, `{"type":"record","name":"Profile","fields":[{"name":"name","type":"string","default":""},{"name":"x","type":"int"}]}`)
 			return err
 		}},
-		{"schema that does not parse", 400, func() error { _, err := c.cl.AddSchema(ctx, "s", `{"type":`); return err }},
+		{"schema that does not parse", 400, func() error { _, err := c.cl.AddSchema(ctx, store, `{"type":`); return err }},
 		{"push to a missing store", 404, func() error { _, err := c.cl.StartPush(ctx, "nope", api.StartPushRequest{}); return err }},
 		{"store exists", 409, func() error {
-			_, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: "s", KeySchema: `"string"`, ValueSchema: profileSchema})
+			_, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: store, KeySchema: `"string"`, ValueSchema: profileSchema})
 			return err
 		}},
 		{"bad store name", 400, func() error {
@@ -118,13 +120,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 			}
 			return err
 		}},
-		{"end of push of no push", 409, func() error { _, err := c.cl.EndOfPush(ctx, "s", 1); return err }},
-		{"swap to a missing version", 404, func() error { _, err := c.cl.Swap(ctx, "s", 9); return err }},
-		{"rollback without backup", 409, func() error { _, err := c.cl.Rollback(ctx, "s"); return err }},
+		{"end of push of no push", 409, func() error { _, err := c.cl.EndOfPush(ctx, store, 1); return err }},
+		{"swap to a missing version", 404, func() error { _, err := c.cl.Swap(ctx, store, 9); return err }},
+		{"rollback without backup", 409, func() error { _, err := c.cl.Rollback(ctx, store); return err }},
 		{"hybrid store changing partitions", 400, func() error {
 			cfg := *hybridConfig()
 			cfg.Partitions = 8
-			_, err := c.cl.UpdateStore(ctx, "s", cfg)
+			_, err := c.cl.UpdateStore(ctx, store, cfg)
 			return err
 		}},
 	}
@@ -146,12 +148,13 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 // the caller accepts the gap; the dry run says which partitions.
 func TestPushRefusedPastRetention(t *testing.T) {
 	c := newCluster(t)
+	store := c.store("r")
 	ctx := context.Background()
-	st, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: "r", KeySchema: `"string"`, ValueSchema: profileSchema, Config: hybridConfig()})
+	st, err := c.cl.CreateStore(ctx, api.CreateStoreRequest{Name: store, KeySchema: `"string"`, ValueSchema: profileSchema, Config: hybridConfig()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := writer.New(writer.Brokers(c.env.Brokers()...), writer.Topic(st.RTTopic), writer.Schemas(c.cl.SchemaProvider("r")))
+	rt, err := writer.New(writer.Brokers(c.env.Brokers()...), writer.Topic(st.RTTopic), writer.Schemas(c.cl.SchemaProvider(store)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +164,7 @@ func TestPushRefusedPastRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	plan, err := c.cl.ReplayPlan(ctx, "r")
+	plan, err := c.cl.ReplayPlan(ctx, store)
 	if err != nil || !plan.Complete {
 		t.Fatalf("plan before retention: %+v %v", plan, err)
 	}
@@ -171,18 +174,18 @@ func TestPushRefusedPastRetention(t *testing.T) {
 	if _, err := kadm.NewClient(c.env.Client(t)).DeleteRecords(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	plan, err = c.cl.ReplayPlan(ctx, "r")
+	plan, err = c.cl.ReplayPlan(ctx, store)
 	if err != nil || plan.Complete {
 		t.Fatalf("plan after retention: %+v %v", plan, err)
 	}
-	before, _ := c.cl.Store(ctx, "r")
-	if _, err := c.cl.StartPush(ctx, "r", api.StartPushRequest{}); !isStatus(err, 409) || !strings.Contains(err.Error(), "partition 0") {
+	before, _ := c.cl.Store(ctx, store)
+	if _, err := c.cl.StartPush(ctx, store, api.StartPushRequest{}); !isStatus(err, 409) || !strings.Contains(err.Error(), "partition 0") {
 		t.Fatalf("push past retention: %v, want 409 naming partition 0", err)
 	}
-	if after, _ := c.cl.Store(ctx, "r"); !reflect.DeepEqual(before, after) {
+	if after, _ := c.cl.Store(ctx, store); !reflect.DeepEqual(before, after) {
 		t.Fatal("the refused push changed the store")
 	}
-	if v, err := c.cl.StartPush(ctx, "r", api.StartPushRequest{IgnoreRetention: true}); err != nil || v.Number != 2 {
+	if v, err := c.cl.StartPush(ctx, store, api.StartPushRequest{IgnoreRetention: true}); err != nil || v.Number != 2 {
 		t.Fatalf("push accepting the gap: %+v %v", v, err)
 	}
 }
