@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -174,7 +175,11 @@ func (l *leaderTask) takeOver(ctx context.Context) (*replica, error) {
 func (l *leaderTask) giveBack(r *replica) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := l.s.in.adopt(ctx, l.id, l.spec.Topic, l.stats); err != nil {
+	switch err := l.s.in.adopt(ctx, l.id, l.spec.Topic, l.stats); {
+	case err == nil, errors.Is(err, errIngesterStopped):
+		// Stopped with the server: the checkpoint is where the next start
+		// resumes, nothing to report.
+	default:
 		l.log.Error("cannot return the partition to follower ingestion", "err", err)
 	}
 }
