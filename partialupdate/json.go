@@ -187,10 +187,21 @@ func (u *Update) JSON() ([]byte, error) {
 				member(groups[3], fi.Name)
 				g := groups[3]
 				g.body = append(g.body, '{')
+				// A key put twice keeps its last value (the later put
+				// overwrites the earlier on apply); JSON has one member per key.
+				last := make(map[string]int, len(fu.Put))
 				for k, e := range fu.Put {
-					if k > 0 {
+					last[string(e.Key)] = k
+				}
+				first := true
+				for k, e := range fu.Put {
+					if last[string(e.Key)] != k {
+						continue
+					}
+					if !first {
 						g.body = append(g.body, ',')
 					}
+					first = false
 					g.body = appendJSONString(g.body, string(e.Key))
 					g.body = append(g.body, ':')
 					if g.body, _, err = avrox.AppendJSON(g.body, fi.Elem, e.Value); err != nil {

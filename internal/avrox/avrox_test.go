@@ -2,6 +2,7 @@ package avrox_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -425,5 +426,24 @@ func TestCollections(t *testing.T) {
 	j, _, _ := avrox.ToJSON(m, mb)
 	if string(j) != `{"k":7,"a":1}` {
 		t.Fatalf("map order lost: %s", j)
+	}
+}
+
+// TestFloatEdgesFromJSON: the shortest text of ±MaxFloat32 reads back as
+// exactly ±MaxFloat32 (it is a hair above it as a float64), while a value
+// that rounds to infinity overflows. Found by FuzzUpdateDecodeApply.
+func TestFloatEdgesFromJSON(t *testing.T) {
+	s := avro.MustParse(`{"type":"record","name":"r","fields":[{"name":"x","type":"float"}]}`)
+	for _, text := range []string{"3.4028235e+38", "-3.4028235e+38"} {
+		b, err := avrox.FromJSON(s, []byte(`{"x":`+text+`}`))
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		if got := math.Float32frombits(binary.LittleEndian.Uint32(b)); math.Abs(float64(got)) != math.MaxFloat32 {
+			t.Fatalf("%s read as %g", text, got)
+		}
+	}
+	if _, err := avrox.FromJSON(s, []byte(`{"x":3.5e38}`)); err == nil || !strings.Contains(err.Error(), "overflows float") {
+		t.Fatalf("3.5e38: %v, want an overflow error", err)
 	}
 }

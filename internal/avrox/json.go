@@ -322,34 +322,34 @@ func appendJSON(dst []byte, s avro.Schema, b []byte, depth int) ([]byte, int, er
 		}
 		return append(dst, ']'), it.pos, nil
 	case *avro.MapSchema:
+		// A key written twice keeps its last entry, as a decoder's map
+		// does (and as a map union applies them): JSON objects have no
+		// duplicate members, and our JSON reader refuses them.
+		entries, n, err := MapEntries(s.Values(), b, nil)
+		if err != nil {
+			return dst, 0, err
+		}
+		last := make(map[string]int, len(entries))
+		for i, e := range entries {
+			last[string(e.Key)] = i
+		}
 		dst = append(dst, '{')
-		it := newBlockIter(b)
-		for i := 0; ; i++ {
-			ok, err := it.next()
-			if err != nil {
-				return dst, 0, atItem(i, err)
+		first := true
+		for i, e := range entries {
+			if last[string(e.Key)] != i {
+				continue
 			}
-			if !ok {
-				break
-			}
-			if i > 0 {
+			if !first {
 				dst = append(dst, ',')
 			}
-			l, m, err := readLen(b[it.pos:])
-			if err != nil {
-				return dst, 0, atItem(i, err)
-			}
-			key := b[it.pos+m : it.pos+m+l]
-			dst = appendJSONString(dst, string(key))
+			first = false
+			dst = appendJSONString(dst, string(e.Key))
 			dst = append(dst, ':')
-			it.pos += m + l
-			var n int
-			if dst, n, err = appendJSON(dst, s.Values(), b[it.pos:], depth+1); err != nil {
-				return dst, 0, atKey(string(key), err)
+			if dst, _, err = appendJSON(dst, s.Values(), e.Value, depth+1); err != nil {
+				return dst, 0, atKey(string(e.Key), err)
 			}
-			it.pos += n
 		}
-		return append(dst, '}'), it.pos, nil
+		return append(dst, '}'), n, nil
 	case *avro.UnionSchema:
 		idx, n, err := ReadLong(b)
 		if err != nil {

@@ -337,7 +337,10 @@ func encodePrimitive(dst []byte, t avro.Type, v any, m mode) ([]byte, error) {
 			return dst, valueErr("want %s, got %s", t, typeName(v))
 		}
 		if t == avro.Float {
-			if !math.IsInf(f, 0) && !math.IsNaN(f) && math.Abs(f) > math.MaxFloat32 {
+			// Overflow is a finite number that rounds to an infinite
+			// float32; the shortest text of ±MaxFloat32 (3.4028235e+38)
+			// is a hair above it as a float64 yet rounds back exactly.
+			if r := float32(f); math.IsInf(float64(r), 0) && !math.IsInf(f, 0) {
 				return dst, valueErr("%g overflows float", f)
 			}
 			return AppendFloat(dst, float32(f)), nil

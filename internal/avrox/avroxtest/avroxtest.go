@@ -155,17 +155,21 @@ func (g *gen) typ(depth int, inUnion bool) string {
 	}
 }
 
-// kindOf returns the union-uniqueness key of a type JSON.
+// kindOf returns the union-uniqueness key of a type JSON. Records and maps
+// share one key: both are JSON objects, and the plain JSON form cannot
+// tell two object-shaped branches apart (a documented limitation), so a
+// generated union holds at most one.
 func kindOf(t string) string {
 	if strings.HasPrefix(t, `"`) {
 		return t
 	}
-	for _, k := range []string{"array", "map"} {
-		if strings.HasPrefix(t, `{"type":"`+k+`"`) {
-			return k
-		}
+	if strings.HasPrefix(t, `{"type":"array"`) {
+		return "array"
 	}
-	return t // named types have unique names
+	if strings.HasPrefix(t, `{"type":"map"`) || strings.HasPrefix(t, `{"type":"record"`) {
+		return "object"
+	}
+	return t // other named types have unique names
 }
 
 // defaultJSON builds a random-free default for a type: the "zero" of the
