@@ -67,6 +67,27 @@ func (c *Controller) change(ctx context.Context, name string, fn func(s *api.Sto
 	return s, c.apply(rec)
 }
 
+// changeStore is change for a store that must exist.
+func (c *Controller) changeStore(ctx context.Context, name string, fn func(s *api.Store) error) (api.Store, error) {
+	return c.change(ctx, name, func(s *api.Store, exists bool) error {
+		if !exists {
+			return errorf(http.StatusNotFound, "store %q does not exist", name)
+		}
+		return fn(s)
+	})
+}
+
+// changeVersion is change for a version of a store, both of which must exist.
+func (c *Controller) changeVersion(ctx context.Context, name string, n int32, fn func(s *api.Store, v *api.Version) error) (api.Store, error) {
+	return c.changeStore(ctx, name, func(s *api.Store) error {
+		v := findVersion(s, n)
+		if v == nil {
+			return errorf(http.StatusNotFound, "store %q has no version %d", name, n)
+		}
+		return fn(s, v)
+	})
+}
+
 func validateConfig(cfg *api.StoreConfig) error {
 	var problems []string
 	if cfg.Partitions <= 0 {
@@ -293,10 +314,7 @@ func (c *Controller) UpdateStore(ctx context.Context, name string, cfg api.Store
 	if err := validateConfig(&cfg); err != nil {
 		return api.Store{}, err
 	}
-	return c.change(ctx, name, func(s *api.Store, exists bool) error {
-		if !exists {
-			return errorf(http.StatusNotFound, "store %q does not exist", name)
-		}
+	return c.changeStore(ctx, name, func(s *api.Store) error {
 		old := s.Config
 		if (old.HybridRewind > 0) != (cfg.HybridRewind > 0) {
 			return errorf(http.StatusBadRequest, "store %q: a store cannot switch between hybrid and batch-only", name)
@@ -316,10 +334,7 @@ func (c *Controller) UpdateStore(ctx context.Context, name string, cfg api.Store
 // (each can read the other's data) and keeps the superset schema current.
 func (c *Controller) AddSchema(ctx context.Context, name, js string) (api.Schema, error) {
 	var added api.Schema
-	_, err := c.change(ctx, name, func(s *api.Store, exists bool) error {
-		if !exists {
-			return errorf(http.StatusNotFound, "store %q does not exist", name)
-		}
+	_, err := c.changeStore(ctx, name, func(s *api.Store) error {
 		sch, err := avro.Parse(js)
 		if err != nil {
 			return errorf(http.StatusBadRequest, "value schema: %v", err)
@@ -424,10 +439,7 @@ func findVersion(s *api.Store, n int32) *api.Version {
 // full push runs at a time per store.
 func (c *Controller) StartPush(ctx context.Context, name string, req api.StartPushRequest) (api.Version, error) {
 	var v api.Version
-	_, err := c.change(ctx, name, func(s *api.Store, exists bool) error {
-		if !exists {
-			return errorf(http.StatusNotFound, "store %q does not exist", name)
-		}
+	_, err := c.changeStore(ctx, name, func(s *api.Store) error {
 		var next int32 = 1
 		for _, have := range s.Versions {
 			if have.Status == api.StatusStarted || have.Status == api.StatusPushed {
@@ -464,14 +476,7 @@ func (c *Controller) StartPush(ctx context.Context, name string, req api.StartPu
 // version then gets its topic switch and starts replaying.
 func (c *Controller) EndOfPush(ctx context.Context, name string, n int32) (api.Version, error) {
 	var out api.Version
-	_, err := c.change(ctx, name, func(s *api.Store, exists bool) error {
-		if !exists {
-			return errorf(http.StatusNotFound, "store %q does not exist", name)
-		}
-		v := findVersion(s, n)
-		if v == nil {
-			return errorf(http.StatusNotFound, "store %q has no version %d", name, n)
-		}
+	_, err := c.changeVersion(ctx, name, n, func(s *api.Store, v *api.Version) error {
 		if v.Status != api.StatusStarted {
 			return errorf(http.StatusConflict, "store %q version %d is %s, not being pushed", name, n, v.Status)
 		}
@@ -495,14 +500,7 @@ func (c *Controller) KillPush(ctx context.Context, name string, n int32) (api.Ve
 // endVersion retires a version being pushed with a final status.
 func (c *Controller) endVersion(ctx context.Context, name string, n int32, status, why string) (api.Version, error) {
 	var out api.Version
-	_, err := c.change(ctx, name, func(s *api.Store, exists bool) error {
-		if !exists {
-			return errorf(http.StatusNotFound, "store %q does not exist", name)
-		}
-		v := findVersion(s, n)
-		if v == nil {
-			return errorf(http.StatusNotFound, "store %q has no version %d", name, n)
-		}
+	_, err := c.changeVersion(ctx, name, n, func(s *api.Store, v *api.Version) error {
 		if v.Status != api.StatusStarted && v.Status != api.StatusPushed {
 			return errorf(http.StatusConflict, "store %q version %d is %s: only a push in flight can end so", name, n, v.Status)
 		}
@@ -520,14 +518,7 @@ func (c *Controller) endVersion(ctx context.Context, name string, n int32, statu
 // backup (roll forward/back by number).
 func (c *Controller) Swap(ctx context.Context, name string, to int32) (api.Store, error) {
 	var retired []string
-	s, err := c.change(ctx, name, func(s *api.Store, exists bool) error {
-		if !exists {
-			return errorf(http.StatusNotFound, "store %q does not exist", name)
-		}
-		v := findVersion(s, to)
-		if v == nil {
-			return errorf(http.StatusNotFound, "store %q has no version %d", name, to)
-		}
+	s, err := c.changeVersion(ctx, name, to, func(s *api.Store, v *api.Version) error {
 		switch {
 		case v.Role == api.RoleCurrent:
 			return errorf(http.StatusConflict, "store %q version %d is already current", name, to)
@@ -555,10 +546,7 @@ func (c *Controller) Swap(ctx context.Context, name string, to int32) (api.Store
 // Rollback makes the newest backup current; the version it replaces stays
 // as a backup marked rolled-back (it can be swapped back).
 func (c *Controller) Rollback(ctx context.Context, name string) (api.Store, error) {
-	return c.change(ctx, name, func(s *api.Store, exists bool) error {
-		if !exists {
-			return errorf(http.StatusNotFound, "store %q does not exist", name)
-		}
+	return c.changeStore(ctx, name, func(s *api.Store) error {
 		var newest *api.Version
 		for i := range s.Versions {
 			if v := &s.Versions[i]; v.Role == api.RoleBackup && (newest == nil || v.Number > newest.Number) {
