@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -17,7 +18,20 @@ func main() {
 	quick := flag.Bool("quick", false, "smoke-sized run (under 2 minutes); ratios are indicative only")
 	only := flag.String("only", "", "comma-separated case names to run (default: all); RESULTS.md is then not rewritten unless -out is given")
 	out := flag.String("out", "", "where to write the results (default bench/RESULTS.md for a full run of every case)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -97,6 +111,7 @@ func main() {
 		os.Stdout.Write(b.Bytes())
 	}
 	if failed {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
