@@ -9,42 +9,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"testing"
-	"time"
 
 	"github.com/rialtodb/rialto/conflict/conflictbench"
 )
 
 func init() {
 	Register(Case{Name: "conflict", Issue: 4, Run: runConflict})
-}
-
-// conflictNs measures fn in ns/op: testing.Benchmark in a full run, a
-// fixed iteration count in a quick run.
-func conflictNs(cfg Config, fn func() error) (float64, error) {
-	if cfg.Quick {
-		const n = 20000
-		start := time.Now()
-		for i := 0; i < n; i++ {
-			if err := fn(); err != nil {
-				return 0, err
-			}
-		}
-		return float64(time.Since(start).Nanoseconds()) / n, nil
-	}
-	var ferr error
-	r := testing.Benchmark(func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			if err := fn(); err != nil {
-				ferr = err
-				b.FailNow()
-			}
-		}
-	})
-	if ferr != nil {
-		return 0, ferr
-	}
-	return float64(r.NsPerOp()), nil
 }
 
 func runConflict(ctx context.Context, cfg Config) ([]Row, error) {
@@ -63,11 +33,11 @@ func runConflict(ctx context.Context, cfg Config) ([]Row, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		r, err := conflictNs(cfg, f.Resolve)
+		r, err := nsPerOp(cfg, 20000, f.Resolve)
 		if err != nil {
 			return nil, fmt.Errorf("resolve: %w", err)
 		}
-		a, err := conflictNs(cfg, f.Apply)
+		a, err := nsPerOp(cfg, 20000, f.Apply)
 		if err != nil {
 			return nil, fmt.Errorf("apply: %w", err)
 		}

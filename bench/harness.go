@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"testing"
+	"time"
 )
 
 // Config is what every case is told about the run.
@@ -78,4 +80,32 @@ func AtMost(r Row, goal float64) Row {
 	r.Goal = fmt.Sprintf("≤ %.2f", goal)
 	r.Pass = r.Ratio <= goal
 	return r
+}
+
+// nsPerOp measures fn in ns/op: with testing.Benchmark in a full run, with
+// a fixed count of quickIters calls in a quick run. An error from fn stops
+// the measurement and is returned.
+func nsPerOp(cfg Config, quickIters int, fn func() error) (float64, error) {
+	if cfg.Quick {
+		start := time.Now()
+		for i := 0; i < quickIters; i++ {
+			if err := fn(); err != nil {
+				return 0, err
+			}
+		}
+		return float64(time.Since(start).Nanoseconds()) / float64(quickIters), nil
+	}
+	var ferr error
+	r := testing.Benchmark(func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := fn(); err != nil {
+				ferr = err
+				b.FailNow()
+			}
+		}
+	})
+	if ferr != nil {
+		return 0, ferr
+	}
+	return float64(r.NsPerOp()), nil
 }

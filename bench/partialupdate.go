@@ -8,8 +8,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"testing"
-	"time"
 
 	"github.com/rialtodb/rialto/partialupdate"
 	"github.com/rialtodb/rialto/partialupdate/putest"
@@ -17,34 +15,6 @@ import (
 
 func init() {
 	Register(Case{Name: "partialupdate", Issue: 3, Run: runPartialUpdate})
-}
-
-// nsPerOp measures fn: with testing.Benchmark in a full run, with a fixed
-// number of iterations in a quick run.
-func nsPerOp(cfg Config, fn func() error) (float64, error) {
-	var ferr error
-	if cfg.Quick {
-		const n = 3000
-		start := time.Now()
-		for i := 0; i < n; i++ {
-			if err := fn(); err != nil {
-				return 0, err
-			}
-		}
-		return float64(time.Since(start).Nanoseconds()) / n, nil
-	}
-	r := testing.Benchmark(func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			if err := fn(); err != nil {
-				ferr = err
-				b.FailNow()
-			}
-		}
-	})
-	if ferr != nil {
-		return 0, ferr
-	}
-	return float64(r.NsPerOp()), nil
 }
 
 func runPartialUpdate(ctx context.Context, cfg Config) ([]Row, error) {
@@ -89,7 +59,7 @@ func runPartialUpdate(ctx context.Context, cfg Config) ([]Row, error) {
 				fn  func() error
 				out *[]float64
 			}{{apply, &a}, {decodeApply, &d}, {naive, &n}} {
-				v, err := nsPerOp(cfg, m.fn)
+				v, err := nsPerOp(cfg, 3000, m.fn)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", c.Name, err)
 				}
