@@ -2,7 +2,7 @@
 GO ?= go
 PKGS ?= ./...
 
-.PHONY: test test-short vet fuzz-smoke bench bench-quick
+.PHONY: test vet fuzz-smoke long bench bench-quick
 
 # Whole suite with the race detector, then each fuzz target for a short budget.
 test: vet
@@ -16,6 +16,12 @@ vet:
 FUZZTIME ?= 10s
 fuzz-smoke:
 	@./.ci/fuzz-all.sh $(FUZZTIME)
+
+# The long variants of the reliability suites (RIALTO_LONG=1, package
+# internal/testscale), then every fuzz target for ten minutes. Hours, not CI.
+long: vet
+	RIALTO_LONG=1 $(GO) test -count=1 -timeout 4h $(PKGS)
+	$(MAKE) fuzz-smoke FUZZTIME=10m
 
 bench:
 	$(GO) run ./bench
