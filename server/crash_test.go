@@ -136,7 +136,13 @@ func TestLeaderCrashesResumeExactly(t *testing.T) {
 	spec := f.spec(t)
 	dir := t.TempDir()
 	ctx := context.Background()
-	start := func() (*Server, func()) {
+	// started counts crashes when the current server started: a server
+	// that crashed is dead until restarted, whether that happened during
+	// this round's writes or before them.
+	var started int64
+	var stop func()
+	start := func() *Server {
+		started = crashes.Load()
 		s, err := New(Config{Brokers: f.env.Brokers(), DataDir: dir, Logger: quietLogger(), MaxPollRecords: 50})
 		if err != nil {
 			t.Fatal(err)
@@ -148,23 +154,42 @@ func TestLeaderCrashesResumeExactly(t *testing.T) {
 		for p := int32(0); p < partitions; p++ {
 			s.Lead("profiles", 1, p)
 		}
-		return s, func() { cancel(); <-done; s.Close() }
+		stop = func() { cancel(); <-done; s.Close(); stop = nil }
+		return s
 	}
-	s, stop := start()
+	// Runs before setCrashHook's cleanup, so no server outlives the hook.
+	t.Cleanup(func() {
+		if stop != nil {
+			stop()
+		}
+	})
+	s := start()
 	for round := 0; round < 6; round++ {
 		for i := 0; i < 400; i++ {
 			f.randomWrite(t, rng, keys)
 		}
 		f.flush(t)
+		// Wait until this round's server has reached a crash point: under the
+		// race detector start-up alone can outlast a short random sleep, and
+		// a round that never ingests tests nothing.
+		deadline := time.Now().Add(time.Minute)
+		for crashes.Load() == started && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if crashes.Load() == started {
+			for _, st := range s.Status() {
+				t.Logf("%+v", st)
+			}
+			t.Fatalf("round %d: no crash point reached within a minute", round)
+		}
 		time.Sleep(time.Duration(rng.Intn(300)) * time.Millisecond)
 		stop() // a whole-server restart on top of the in-process leader crashes
-		s, stop = start()
+		s = start()
 	}
 	// Let the last round finish without further crashes.
 	crashHook.Store(nil)
 	stop()
-	s, stop = start()
-	defer stop()
+	s = start()
 	f.waitReplayed(t, s)
 	f.checkReads(t, s, keys)
 	t.Logf("%d crashes injected", crashes.Load())

@@ -102,6 +102,7 @@ func (l *leaderTask) run(ctx context.Context) error {
 			kgo.SeedBrokers(src.Brokers...),
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{ts.Topic: {l.id.Partition: start}}),
 			kgo.FetchMaxWait(50 * time.Millisecond),
+			noFetchSessions,
 		}, l.s.cfg.KafkaOpts...)...)
 		if err != nil {
 			return fmt.Errorf("leader %s: region %d client: %w", l.id, src.Region, err)

@@ -48,6 +48,7 @@ func (s *Server) followAdminLog(ctx context.Context) error {
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.AdminTopic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchMaxWait(200 * time.Millisecond),
+		noFetchSessions,
 	}, s.cfg.KafkaOpts...)...)
 	if err != nil {
 		return fmt.Errorf("server: admin log client: %w", err)

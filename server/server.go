@@ -220,6 +220,7 @@ func New(cfg Config) (*Server, error) {
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(100 * time.Millisecond),
+		noFetchSessions,
 	}, cfg.KafkaOpts...)
 	vt, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -509,6 +510,13 @@ func (s *Server) Spec(store string, version int32) (VersionSpec, bool) {
 	}
 	return hv.spec, true
 }
+
+// noFetchSessions is set on every consuming client of the server. franz-go
+// v1.22.2 kills a client's fetch session on Close while a fetch goroutine of
+// a direct consumer may still be building a request from it (a data race
+// the race detector reports). Our clients consume few partitions each, so
+// sessions save little; without them Close has no session to kill.
+var noFetchSessions = kgo.DisableFetchSessions()
 
 // leaderRestartPause is how long a failed leader waits before resuming
 // from its checkpoint (tests shorten it).
