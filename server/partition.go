@@ -36,6 +36,8 @@ type replica struct {
 	now           func() time.Time
 
 	env wire.Envelope // scratch, reused per record
+
+	compacting bool // the post-push compaction was started (ingester.compactLoaded)
 }
 
 // loadReplica restores a replica from its checkpoint, or starts it empty.
@@ -57,6 +59,11 @@ func loadReplica(db *storage.DB, id storage.PartitionID, topic string, log *slog
 		}
 	}
 	stats.endOfPush.Store(r.ck.EndOfPush)
+	// A checkpoint past end-of-push was compacted by an earlier run (or,
+	// if that run died mid-compaction, reads are slower until Pebble's own
+	// compactions catch up: correct either way, so not redone).
+	stats.compacted.Store(r.ck.EndOfPush)
+	r.compacting = r.ck.EndOfPush
 	r.published() // what the checkpoint says is durable: readers may see it
 	return r, nil
 }

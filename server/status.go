@@ -19,6 +19,7 @@ type partitionStats struct {
 	offset        atomic.Int64 // next version-topic offset to consume
 	highWatermark atomic.Int64 // version-topic end offset last seen
 	endOfPush     atomic.Bool
+	compacted     atomic.Bool // the bulk load is compacted (see ingester.compactLoaded)
 	failed        atomic.Pointer[string]
 	codec         atomic.Pointer[valuecomp.Codec]
 	faults        [div.NumVerdicts]atomic.Int64
@@ -85,6 +86,10 @@ type PartitionStatus struct {
 	// server started.
 	Bytes     int64 `json:"bytes"`
 	EndOfPush bool  `json:"endOfPush"`
+	// Compacted: the batch data loaded before end-of-push has been
+	// compacted into one level, so a read consults one table per key.
+	// Done once, right after end-of-push is committed.
+	Compacted bool `json:"compacted"`
 	// Failed says why ingestion stopped, if it did.
 	Failed string `json:"failed,omitempty"`
 	// Upstream is the processed RT position per (region, RT partition): a
@@ -98,8 +103,8 @@ type PartitionStatus struct {
 	Skipped int64 `json:"skipped,omitempty"`
 	// Faults counts data integrity faults by kind.
 	Faults map[string]int64 `json:"faults,omitempty"`
-	// ReadyToServe: end-of-push seen, caught up with the version topic,
-	// not failed.
+	// ReadyToServe: end-of-push seen and the bulk load compacted, caught up
+	// with the version topic, not failed.
 	ReadyToServe bool `json:"readyToServe"`
 }
 
@@ -107,7 +112,8 @@ func (s *partitionStats) snapshot(id storage.PartitionID, topic string) Partitio
 	st := PartitionStatus{
 		Store: id.Store, Version: id.Version, Partition: id.Partition, Topic: topic,
 		Offset: s.offset.Load(), Records: s.records.Load(), Bytes: s.bytes.Load(), EndOfPush: s.endOfPush.Load(),
-		Upstream: s.Upstream(),
+		Compacted: s.compacted.Load(),
+		Upstream:  s.Upstream(),
 	}
 	if hw := s.highWatermark.Load(); hw > st.Offset {
 		st.Lag = hw - st.Offset
@@ -135,6 +141,6 @@ func (s *partitionStats) snapshot(id storage.PartitionID, topic string) Partitio
 			st.Faults[v.String()] = n
 		}
 	}
-	st.ReadyToServe = st.EndOfPush && st.Failed == "" && st.Lag == 0
+	st.ReadyToServe = st.EndOfPush && st.Compacted && st.Failed == "" && st.Lag == 0
 	return st
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -242,4 +243,12 @@ func (quietLogger) Infof(string, ...any)  {}
 func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("pebble: "+format, args...))
+}
+
+// CompactPartition compacts partition p's key spaces (values, RMD) into
+// the bottom level, so a read consults one table per key instead of every
+// level a bulk load left behind.
+func (db *DB) CompactPartition(ctx context.Context, p PartitionID) error {
+	lo := appendPrefix(nil, p)
+	return db.pdb.Compact(ctx, lo, prefixEnd(lo), true)
 }

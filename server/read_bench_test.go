@@ -1,0 +1,126 @@
+package server
+
+// Benchmarks of the read path, for profiling (the latency goals and their
+// baselines live in bench/reads.go):
+//
+//	go test ./server -run '^$' -bench 'Get' -cpuprofile cpu.out
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/rialtodb/rialto/internal/avrox"
+	"github.com/rialtodb/rialto/writer"
+)
+
+// readBenchFixture is a server holding 1 M keys of 100 B in 8 partitions,
+// current, with an HTTP handler.
+type readBenchFixture struct {
+	s    *Server
+	h    http.Handler
+	keys [][]byte
+}
+
+func newReadBenchFixture(b *testing.B) *readBenchFixture {
+	const n = 1_000_000
+	const schema = `{"type":"record","name":"Row","fields":[{"name":"b","type":"bytes","default":""}]}`
+	ctx := context.Background()
+	env := benchEnv(b)
+	vt := env.Topic(b, benchPartitions, nil)
+	schemas, err := writer.NewStaticSchemas(`"string"`, schema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := writer.New(writer.Brokers(env.Brokers()...), writer.Topic(vt), writer.Kind(writer.KindVersion), writer.Schemas(schemas))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := w.StartOfPush(ctx, false); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	payload := make([]byte, 98)
+	keys := make([][]byte, n)
+	for _, i := range rng.Perm(n) {
+		for j := range payload {
+			payload[j] = byte(rng.Uint32())
+		}
+		// The serialized form of a "string" key: Avro length, then bytes.
+		keys[i] = avrox.AppendString(nil, fmt.Sprintf("member-%09d", i))
+		if err := w.PutBytesAsync(ctx, keys[i], 1, avrox.AppendBytes(nil, payload), benchAck{b}.cb); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.EndOfPush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+	src, err := NewStaticSchemaSource(schema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := benchServer(b, env.Brokers())
+	spec := VersionSpec{Store: "reads", Version: 1, Topic: vt, Partitions: benchPartitions, Schemas: src}
+	if err := s.Host(ctx, spec, 0, 1, 2, 3, 4, 5, 6, 7); err != nil {
+		b.Fatal(err)
+	}
+	benchWait(b, 5*time.Minute, "ingested", func() bool { return benchAllReady(s.Status(), benchPartitions) })
+	s.SetCurrentVersion("reads", 1)
+	h, err := s.Handler(HTTPOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &readBenchFixture{s: s, h: h, keys: keys}
+}
+
+// BenchmarkGet: Server.Get of random keys (no HTTP).
+func BenchmarkGet(b *testing.B) {
+	f := newReadBenchFixture(b)
+	rng := rand.New(rand.NewPCG(2, 2))
+	b.ResetTimer()
+	for range b.N {
+		if _, ok, err := f.s.Get("reads", 1, f.keys[rng.IntN(len(f.keys))]); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+// BenchmarkBatchGet5000: the batch-get handler (in process, binary
+// answer) for 5 000 random keys; ns/op is one whole batch.
+func BenchmarkBatchGet5000(b *testing.B) {
+	f := newReadBenchFixture(b)
+	rng := rand.New(rand.NewPCG(3, 3))
+	bodies := make([][]byte, 64)
+	for i := range bodies {
+		var body []byte
+		body = append(body, `{"keyEncoding":"base64","keys":[`...)
+		for j := range 5000 {
+			if j > 0 {
+				body = append(body, ',')
+			}
+			body = append(body, '"')
+			body = base64.RawURLEncoding.AppendEncode(body, f.keys[rng.IntN(len(f.keys))])
+			body = append(body, '"')
+		}
+		bodies[i] = append(body, "]}"...)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		req := httptest.NewRequest(http.MethodPost, "/v1/stores/reads/batch-get?format=avro", bytes.NewReader(bodies[i%len(bodies)]))
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/5000, "ns/key")
+}
