@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rialtodb/rialto/controller/api"
+	"github.com/rialtodb/rialto/kafkaconn"
 )
 
 // Config configures a controller.
@@ -47,8 +48,14 @@ type Config struct {
 	VersionCompactionLag time.Duration `json:"versionCompactionLag"`
 	// MonitorInterval is how often pushes in flight are checked. Default 500ms.
 	MonitorInterval time.Duration `json:"monitorInterval"`
-	KafkaOpts       []kgo.Opt     `json:"-"`
-	Logger          *slog.Logger  `json:"-"`
+	// Kafka secures every connection to Kafka, in every region, with TLS
+	// and SASL (package kafkaconn); when set, New checks that each
+	// region's brokers accept it. Absent: plaintext without
+	// authentication.
+	Kafka kafkaconn.Config `json:"kafka"`
+	// KafkaOpts are extra franz-go options, applied after Kafka's.
+	KafkaOpts []kgo.Opt    `json:"-"`
+	Logger    *slog.Logger `json:"-"`
 	// Now is the clock (tests). Default time.Now.
 	Now func() time.Time `json:"-"`
 }
@@ -117,6 +124,7 @@ func (c *Config) Validate() error {
 	if c.MonitorInterval < 0 || c.VersionCompactionLag < 0 {
 		errs = append(errs, errors.New("monitorInterval and versionCompactionLag must not be negative"))
 	}
+	errs = append(errs, kafkaconn.Problems(c.Kafka.Validate(), func(f string) string { return "kafka." + f })...)
 	return errors.Join(errs...)
 }
 
@@ -148,11 +156,36 @@ type Controller struct {
 	closed  atomic.Bool
 }
 
+// secureKafka puts the options of cfg.Kafka before cfg.KafkaOpts, so
+// every client the controller builds uses them, and checks that every
+// region's brokers accept them (each within kafkaconn.DefaultCheckTimeout):
+// a wrong password or an untrusted certificate fails New at once instead
+// of leaving the clients retrying.
+func secureKafka(cfg *Config) error {
+	if cfg.Kafka == (kafkaconn.Config{}) {
+		return nil
+	}
+	kopts, err := cfg.Kafka.Opts()
+	if err != nil {
+		return fmt.Errorf("controller: invalid config: %w", err)
+	}
+	cfg.KafkaOpts = append(kopts, cfg.KafkaOpts...)
+	for _, r := range cfg.Regions {
+		if err := cfg.Kafka.Check(context.Background(), r.Brokers); kafkaconn.Refused(err) {
+			return fmt.Errorf("controller: region %s: %w", r.Name, err)
+		}
+	}
+	return nil // an unreachable cluster is retried as before
+}
+
 // New connects to every region and binds the admin API's listener.
 func New(cfg Config) (*Controller, error) {
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("controller: invalid config: %w", err)
+	}
+	if err := secureKafka(&cfg); err != nil {
+		return nil, err
 	}
 	c := &Controller{cfg: cfg, log: cfg.Logger, db: newMetaDB(), caught: make(chan struct{}), done: make(chan struct{})}
 	c.life, c.cancel = context.WithCancel(context.Background())

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rialtodb/rialto/internal/wire"
+	"github.com/rialtodb/rialto/kafkaconn"
 	"github.com/rialtodb/rialto/server/storage"
 )
 
@@ -65,7 +66,11 @@ type Config struct {
 	HTTPAddr string `json:"httpAddr"`
 	// HTTP limits the read API.
 	HTTP HTTPOptions `json:"http"`
-	// KafkaOpts are extra franz-go options (TLS, SASL, …).
+	// Kafka secures every connection to Kafka with TLS and SASL (package
+	// kafkaconn); when set, New checks that the brokers accept it. Absent:
+	// plaintext without authentication.
+	Kafka kafkaconn.Config `json:"kafka"`
+	// KafkaOpts are extra franz-go options, applied after Kafka's.
 	KafkaOpts []kgo.Opt `json:"-"`
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger `json:"-"`
@@ -130,6 +135,7 @@ func (c *Config) Validate() error {
 	if c.MaxPollRecords < 0 {
 		errs = append(errs, fmt.Errorf("maxPollRecords: %d is negative", c.MaxPollRecords))
 	}
+	errs = append(errs, kafkaconn.Problems(c.Kafka.Validate(), func(f string) string { return "kafka." + f })...)
 	return errors.Join(errs...)
 }
 
@@ -203,11 +209,33 @@ func (h *leaderHandle) stop() {
 	<-h.done
 }
 
+// secureKafka puts the options of cfg.Kafka before cfg.KafkaOpts, so
+// every client the server builds uses them, and checks that the brokers
+// accept them: a wrong password or an untrusted certificate fails New at
+// once instead of leaving the clients retrying.
+func secureKafka(cfg *Config) error {
+	if cfg.Kafka == (kafkaconn.Config{}) {
+		return nil
+	}
+	kopts, err := cfg.Kafka.Opts()
+	if err != nil {
+		return fmt.Errorf("server: invalid config: %w", err)
+	}
+	cfg.KafkaOpts = append(kopts, cfg.KafkaOpts...)
+	if err := cfg.Kafka.Check(context.Background(), cfg.Brokers); kafkaconn.Refused(err) {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil // an unreachable cluster is retried as before
+}
+
 // New opens the server's storage and Kafka client. Call Run to ingest.
 func New(cfg Config) (*Server, error) {
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("server: invalid config: %w", err)
+	}
+	if err := secureKafka(&cfg); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("server: %w", err)

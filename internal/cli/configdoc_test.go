@@ -29,6 +29,12 @@ var configSections = []struct {
 		"The `http` object of the server's file."},
 	{"Controller", "controller/controller.go", "Config",
 		"`rialto controller --config FILE`: a JSON object with these keys (unknown keys are errors; durations are strings such as `\"500ms\"`). `--http-addr` overrides the file. Each entry of `regions` is `{\"id\": N, \"name\": \"…\", \"brokers\": [\"host:port\", …]}`; ids are small integers, the same in every region's configuration."},
+	{"Kafka security (`kafka`)", "kafkaconn/kafkaconn.go", "Config",
+		"The `kafka` object of the server's and the controller's files; the controller uses it for every region. Absent: plaintext without authentication. When it is set, the part checks at start that the brokers accept it and refuses to start on a wrong password or an untrusted certificate. The sink takes the same settings as `rialto.kafka.*` keys (docs/security.md)."},
+	{"Kafka TLS (`kafka.tls`)", "kafkaconn/kafkaconn.go", "TLS",
+		"Present, even as `{}`, turns TLS on (1.2 or later), verifying the brokers against `caFile` or the system roots."},
+	{"Kafka SASL (`kafka.sasl`)", "kafkaconn/kafkaconn.go", "SASL",
+		"Present, it authenticates every connection. The password never appears in logs, errors or printed configurations."},
 	{"Store", "controller/api/api.go", "StoreConfig",
 		"A store's configuration: `rialto store create` and `rialto store update` flags (`--partitions`, `--partial-update`, `--active-active`, `--hybrid-rewind`, `--hybrid-offset-lag`, `--replay-policy`, `--compression`, `--chunking`, `--versions-to-keep`, `--rt-retention`), the `config` object of the admin API. Defaults are `api.DefaultStoreConfig`: partitions 4, hybrid rewind 24h, hybrid offset lag 1000, replay policy end-of-push, compression none, chunking on, 2 versions kept, RT retention 72h."},
 }
@@ -107,8 +113,10 @@ func jsonType(goType string) string {
 		return "array of strings"
 	case "[]api.Region":
 		return "array of regions"
-	case "HTTPOptions":
+	case "HTTPOptions", "kafkaconn.Config", "*TLS", "*SASL":
 		return "object (below)"
+	case "Secret":
+		return "string"
 	}
 	return "`" + goType + "`"
 }
