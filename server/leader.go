@@ -329,6 +329,11 @@ func (l *leaderTask) applyOne(ctx context.Context, b *leaderBatch, r *replica, v
 	if m.delete {
 		if m.rmd != nil {
 			err = b.put(rk.Key, storage.Record{SchemaID: m.schemaID, Flags: storage.FlagTombstone})
+			// The tombstone's schema is the one its RMD is read with:
+			// followers, and the next leader rebuilding from the version
+			// topic, must store the same id, or they cannot resolve the
+			// key's next write (and their checksums differ).
+			opts = append(opts, writer.WithSchemaID(m.schemaID))
 		} else {
 			err = b.delete(rk.Key)
 		}
