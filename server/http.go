@@ -42,6 +42,7 @@ import (
 //	POST /v1/stores/{store}/batch-get   body {"keys":[…],"version":N,"keyEncoding":"json|base64"}
 //	       ?format=json|avro   (or Accept: avro/binary)
 //	GET  /v1/stores/{store}/schema      key schema and partition count (?version=N)
+//	GET  /v1/stores/{store}/checksum    digest of values and RMD per partition (checksum.go)
 //	GET  /v1/status                     hosted versions and partitions, current versions
 //	GET  /healthz  /readyz  /metrics
 //
@@ -166,6 +167,7 @@ func (s *Server) Handler(opts HTTPOptions) (*HTTPHandler, error) {
 	mux.HandleFunc("GET /v1/stores/{store}/keys/{key}", h.handleGet)
 	mux.HandleFunc("POST /v1/stores/{store}/batch-get", h.handleBatchGet)
 	mux.HandleFunc("GET /v1/stores/{store}/schema", h.handleSchema)
+	mux.HandleFunc("GET /v1/stores/{store}/checksum", h.handleChecksum)
 	mux.HandleFunc("GET /v1/status", h.handleStatus)
 	mux.HandleFunc("GET /healthz", h.handleHealth)
 	mux.HandleFunc("GET /readyz", h.handleReady)
