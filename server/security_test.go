@@ -12,6 +12,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/rialtodb/rialto/internal/embedkafka/kafkatest"
 	"github.com/rialtodb/rialto/kafkaconn"
 	"github.com/rialtodb/rialto/kafkaconn/kafkaconntest"
 	"github.com/rialtodb/rialto/server"
@@ -205,5 +206,25 @@ func TestKafkaSectionValidated(t *testing.T) {
 	}
 	if _, err := server.ParseConfig([]byte(`{"kafka": {"sasl": {"pasword": "x"}}}`)); err == nil {
 		t.Error("a misspelt kafka key was accepted")
+	}
+}
+
+// TestNoListenerByDefault: a server configured without httpAddr opens no
+// port at all (the binaries' examples name a loopback or a chosen
+// address).
+func TestNoListenerByDefault(t *testing.T) {
+	var c server.Config
+	c.EnsureDefaults()
+	if c.HTTPAddr != "" {
+		t.Fatalf("default httpAddr %q, want none", c.HTTPAddr)
+	}
+	env := kafkatest.New(t)
+	s, err := server.New(server.Config{Brokers: env.Brokers(), DataDir: t.TempDir(), Logger: quietSecureLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Addr() != "" {
+		t.Fatalf("a server without httpAddr listens on %s", s.Addr())
 	}
 }
