@@ -146,22 +146,22 @@ func (c Config) explain(brokers string, err error, key int16) error {
 	}
 	switch {
 	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
-		return fmt.Errorf("%w: %s: the broker's certificate is not trusted (check tls.caFile and tls.serverName): %w", ErrTLS, brokers, err)
+		return fmt.Errorf("%w: %s: the broker's certificate is not trusted (check the CA file and the server name): %w", ErrTLS, brokers, err)
 	case errors.As(err, &header):
-		return fmt.Errorf("%w: %s: the broker does not speak TLS on this port (remove tls, or use its TLS listener): %w", ErrTLS, brokers, err)
+		return fmt.Errorf("%w: %s: the broker does not speak TLS on this port (turn TLS off, or use its TLS listener): %w", ErrTLS, brokers, err)
 	case errors.Is(err, errNoHandshake):
-		return fmt.Errorf("%w: %s: the broker accepted the connection but did not answer the TLS handshake; it probably does not speak TLS on this port (remove tls, or use its TLS listener): %w", ErrTLS, brokers, err)
+		return fmt.Errorf("%w: %s: the broker accepted the connection but did not answer the TLS handshake; it probably does not speak TLS on this port (turn TLS off, or use its TLS listener): %w", ErrTLS, brokers, err)
 	case errors.As(err, &opErr) && opErr.Op == "remote error": // a TLS alert from the broker
-		return fmt.Errorf("%w: %s: the broker refused the TLS handshake (does it require a client certificate, tls.certFile and tls.keyFile?): %w", ErrTLS, brokers, err)
+		return fmt.Errorf("%w: %s: the broker refused the TLS handshake (does it require a client certificate and key?): %w", ErrTLS, brokers, err)
 	case errors.As(err, &kafkaError) && (kafkaError.Code == kerr.SaslAuthenticationFailed.Code ||
 		kafkaError.Code == kerr.UnsupportedSaslMechanism.Code || kafkaError.Code == kerr.IllegalSaslState.Code):
 		return fmt.Errorf("%w: %s refused %s (wrong user or password, or the mechanism is not enabled for the user): %w", ErrAuthentication, brokers, saslDesc, err)
 	case key == keySASLHandshake || key == keySASLAuthenticate:
 		return fmt.Errorf("%w: %s closed the connection during %s (wrong user or password, or the mechanism is not enabled for the user): %w", ErrAuthentication, brokers, saslDesc, err)
 	case errors.As(err, &firstRead) && c.TLS == nil && (key == keyAPIVersions || key < 0):
-		return fmt.Errorf("%w: %s closed the connection at once: it probably requires TLS, and the configuration has no tls section: %w", ErrTLS, brokers, err)
+		return fmt.Errorf("%w: %s closed the connection at once: it probably requires TLS, which the configuration does not turn on: %w", ErrTLS, brokers, err)
 	case errors.As(err, &firstRead) && c.SASL == nil:
-		return fmt.Errorf("%w: %s closed the connection after the first request: it probably requires SASL, and the configuration has no sasl section: %w", ErrAuthentication, brokers, err)
+		return fmt.Errorf("%w: %s closed the connection after the first request: it probably requires SASL, which the configuration does not set: %w", ErrAuthentication, brokers, err)
 	case errors.As(err, &firstRead):
 		return fmt.Errorf("%w: %s closed the connection at once (does it speak TLS on this port, with %s?): %w", ErrTLS, brokers, saslDesc, err)
 	}

@@ -188,9 +188,9 @@ func (t *TLS) config(bad func(string, error)) *tls.Config {
 	}
 	switch {
 	case t.CertFile != "" && t.KeyFile == "":
-		report("tls.keyFile", errors.New("required with certFile (the client certificate's private key)"))
+		report("tls.keyFile", errors.New("required with a client certificate (its private key)"))
 	case t.CertFile == "" && t.KeyFile != "":
-		report("tls.certFile", errors.New("required with keyFile (the client certificate)"))
+		report("tls.certFile", errors.New("required with a client key (the certificate it belongs to)"))
 	case t.CertFile != "":
 		certPEM, err := os.ReadFile(t.CertFile)
 		if err != nil {
@@ -203,7 +203,7 @@ func (t *TLS) config(bad func(string, error)) *tls.Config {
 		if err == nil && kerr == nil {
 			cert, err := tls.X509KeyPair(certPEM, keyPEM)
 			if err != nil {
-				report("tls.certFile", fmt.Errorf("%s with keyFile %s: %w", t.CertFile, t.KeyFile, err))
+				report("tls.certFile", fmt.Errorf("%s with the key in %s: %w", t.CertFile, t.KeyFile, err))
 			} else {
 				tc.Certificates = []tls.Certificate{cert}
 			}
@@ -234,7 +234,7 @@ func (s *SASL) mechanism(bad func(string, error)) sasl.Mechanism {
 	pass := string(s.Password)
 	switch {
 	case s.Password != "" && s.PasswordFile != "":
-		report("sasl.password", errors.New("give password or passwordFile, not both"))
+		report("sasl.password", errors.New("give the password or a password file, not both"))
 	case s.PasswordFile != "":
 		b, err := os.ReadFile(s.PasswordFile)
 		switch {
@@ -247,7 +247,7 @@ func (s *SASL) mechanism(bad func(string, error)) sasl.Mechanism {
 			}
 		}
 	case s.Password == "":
-		report("sasl.password", errors.New("required (or passwordFile)"))
+		report("sasl.password", errors.New("required (or a password file)"))
 	}
 	if n > 0 {
 		return nil

@@ -67,23 +67,23 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		want []string // each names a field and the problem
 	}{
 		{"sasl without anything", kafkaconn.Config{SASL: &kafkaconn.SASL{}},
-			[]string{"sasl.mechanism: required: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", "sasl.user: required", "sasl.password: required (or passwordFile)"}},
+			[]string{"sasl.mechanism: required: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", "sasl.user: required", "sasl.password: required (or a password file)"}},
 		{"unknown mechanism", kafkaconn.Config{SASL: &kafkaconn.SASL{Mechanism: "GSSAPI", User: "u", Password: secret}},
 			[]string{`sasl.mechanism: unknown mechanism "GSSAPI" (want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)`}},
 		{"password twice", kafkaconn.Config{SASL: &kafkaconn.SASL{Mechanism: "PLAIN", User: "u", Password: secret, PasswordFile: emptyPW}},
-			[]string{"sasl.password: give password or passwordFile, not both"}},
+			[]string{"sasl.password: give the password or a password file, not both"}},
 		{"password files", kafkaconn.Config{SASL: &kafkaconn.SASL{Mechanism: "PLAIN", User: "u", PasswordFile: missing}},
 			[]string{"sasl.passwordFile: " + missing + ": no such file or directory"}},
 		{"empty password file", kafkaconn.Config{SASL: &kafkaconn.SASL{Mechanism: "PLAIN", User: "u", PasswordFile: emptyPW}},
 			[]string{"sasl.passwordFile: " + emptyPW + " is empty"}},
 		{"cert without key", kafkaconn.Config{TLS: &kafkaconn.TLS{CertFile: notPEM}},
-			[]string{"tls.keyFile: required with certFile"}},
+			[]string{"tls.keyFile: required with a client certificate"}},
 		{"key without cert", kafkaconn.Config{TLS: &kafkaconn.TLS{KeyFile: notPEM}},
-			[]string{"tls.certFile: required with keyFile"}},
+			[]string{"tls.certFile: required with a client key"}},
 		{"unreadable and bad files", kafkaconn.Config{TLS: &kafkaconn.TLS{CAFile: missing, CertFile: notPEM, KeyFile: missing}},
 			[]string{"tls.caFile: " + missing + ": no such file or directory", "tls.keyFile: " + missing + ": no such file or directory"}},
 		{"not PEM", kafkaconn.Config{TLS: &kafkaconn.TLS{CAFile: notPEM, CertFile: notPEM, KeyFile: notPEM}},
-			[]string{"tls.caFile: " + notPEM + " holds no PEM certificate", "tls.certFile: " + notPEM + " with keyFile " + notPEM + ": tls: failed to find any PEM data"}},
+			[]string{"tls.caFile: " + notPEM + " holds no PEM certificate", "tls.certFile: " + notPEM + " with the key in " + notPEM + ": tls: failed to find any PEM data"}},
 		{"all at once", kafkaconn.Config{TLS: &kafkaconn.TLS{CertFile: notPEM}, SASL: &kafkaconn.SASL{Mechanism: "SCRAM", Password: secret}},
 			[]string{"tls.keyFile", "sasl.mechanism", "sasl.user"}},
 	}
@@ -122,7 +122,7 @@ func TestProblemsRenamesFields(t *testing.T) {
 	for _, p := range ps {
 		got = append(got, p.Error())
 	}
-	want := []string{"kafka.tls.certFile: required with keyFile (the client certificate)", "kafka.sasl.user: required", "kafka.sasl.password: required (or passwordFile)"}
+	want := []string{"kafka.tls.certFile: required with a client key (the certificate it belongs to)", "kafka.sasl.user: required", "kafka.sasl.password: required (or a password file)"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

@@ -144,7 +144,7 @@ func TestKafkaSectionRefused(t *testing.T) {
 		{"wrong password", func(c *kafkaconn.Config) { c.SASL.PasswordFile, c.SASL.Password = "", wrong },
 			kafkaconn.ErrAuthentication, `kafka authentication failed: ` + sc.Brokers()[0] + ` closed the connection during SASL SCRAM-SHA-512 as user "rialto" (wrong user or password`},
 		{"plaintext", func(c *kafkaconn.Config) { c.TLS = nil },
-			kafkaconn.ErrTLS, "it probably requires TLS, and the configuration has no tls section"},
+			kafkaconn.ErrTLS, "it probably requires TLS, which the configuration does not turn on"},
 		{"untrusted CA", func(c *kafkaconn.Config) { c.TLS.CAFile = sc.OtherCAFile },
 			kafkaconn.ErrTLS, "certificate signed by unknown authority"},
 	} {
@@ -196,7 +196,7 @@ func TestKafkaSectionValidated(t *testing.T) {
 	if err == nil {
 		t.Fatal("New accepted a bad kafka section")
 	}
-	for _, want := range []string{"kafka.tls.keyFile: required with certFile", `kafka.sasl.mechanism: unknown mechanism "GSSAPI"`, "kafka.sasl.user: required"} {
+	for _, want := range []string{"kafka.tls.keyFile: required with a client certificate", `kafka.sasl.mechanism: unknown mechanism "GSSAPI"`, "kafka.sasl.user: required"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q: %v", want, err)
 		}
