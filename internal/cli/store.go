@@ -134,7 +134,7 @@ func newStoreCmd(app *App) *cobra.Command {
   rialto store describe members
   rialto store update members --versions-to-keep 3
   rialto store delete members`,
-		newStoreCreateCmd(app), newStoreListCmd(app), newStoreDescribeCmd(app), newStoreUpdateCmd(app), newStoreDeleteCmd(app))
+		newStoreCreateCmd(app), newStoreListCmd(app), newStoreDescribeCmd(app), newStoreUpdateCmd(app), newStoreDeleteCmd(app), newStoreChecksumCmd(app))
 }
 
 func newStoreCreateCmd(app *App) *cobra.Command {
