@@ -235,6 +235,9 @@ func (l *leaderTask) apply(ctx context.Context, r *replica, vtw *writer.Writer, 
 	mu.Unlock()
 	if perr != nil {
 		wb.Discard()
+		if err := l.fence(vtw.GUID()); err != nil {
+			return fmt.Errorf("leader %s: produce to version topic: %w; fencing its writer: %w", l.id, perr, err)
+		}
 		return fmt.Errorf("leader %s: produce to version topic: %w", l.id, perr)
 	}
 	if lvt >= r.ck.Offset {
@@ -257,6 +260,35 @@ func (l *leaderTask) apply(ctx context.Context, r *replica, vtw *writer.Writer, 
 	r.published()
 	l.stats.setRTLag(rb.region, rb.hwm, last+1)
 	return nil
+}
+
+// fence commits the checkpoint with this run's version-topic writer
+// fenced, after one of its records failed. franz-go fails the records it
+// has buffered when one fails, not those the leader hands it next, so
+// records produced after the failed one may have landed: what the writer
+// left in the version topic is not a prefix of what it produced. The
+// follower this partition goes back to would learn the upstream offsets
+// from those records' footers and the next run would resume the RT topic
+// past writes that never reached the version (acknowledged writes lost;
+// server/faults_test.go's TestFaultsProduceErrors found it). Fenced, the
+// writer's records after the checkpoint are skipped (Checkpoint.Fenced),
+// and the next run redoes the batch from the checkpoint. The fence is
+// committed before the restart, so a crash cannot forget it.
+func (l *leaderTask) fence(g wire.GUID) error {
+	ck, _, err := l.s.db.Checkpoint(l.id)
+	if err != nil {
+		return err
+	}
+	ck.Fence(g)
+	wb, err := l.s.db.NewWriteOnlyBatch(l.id)
+	if err != nil {
+		return err
+	}
+	if err := wb.SetCheckpoint(&ck); err != nil {
+		wb.Discard()
+		return err
+	}
+	return wb.Commit()
 }
 
 func setUpstreamDIV(ck *storage.Checkpoint, region, partition int32, state []byte) {

@@ -44,6 +44,13 @@ type Checkpoint struct {
 	// they are applied without validation, since the validator never saw
 	// their segment starts.
 	OwnProducers []wire.GUID `json:"ownProducers,omitempty"`
+	// Fenced are writer GUIDs of leader runs a failed produce stopped
+	// (newest last, at most maxOwnProducers). Records produced after a
+	// failed one may still have landed, so such a writer's records after
+	// Offset are not a prefix of its work: their footers name RT offsets
+	// past writes that were never applied. They are skipped; the next
+	// leader run redoes the work from this checkpoint.
+	Fenced []wire.GUID `json:"fenced,omitempty"`
 	// LeaderTerm is the highest leader term seen in footers.
 	LeaderTerm int64 `json:"leaderTerm,omitempty"`
 
@@ -93,6 +100,27 @@ func (c *Checkpoint) AddOwnProducer(g wire.GUID) {
 // IsOwnProducer reports whether g is one of OwnProducers.
 func (c *Checkpoint) IsOwnProducer(g wire.GUID) bool {
 	for _, have := range c.OwnProducers {
+		if have == g {
+			return true
+		}
+	}
+	return false
+}
+
+// Fence records a writer GUID whose records after Offset are skipped.
+func (c *Checkpoint) Fence(g wire.GUID) {
+	if c.IsFenced(g) {
+		return
+	}
+	c.Fenced = append(c.Fenced, g)
+	if len(c.Fenced) > maxOwnProducers {
+		c.Fenced = c.Fenced[len(c.Fenced)-maxOwnProducers:]
+	}
+}
+
+// IsFenced reports whether g is one of Fenced.
+func (c *Checkpoint) IsFenced(g wire.GUID) bool {
+	for _, have := range c.Fenced {
 		if have == g {
 			return true
 		}
@@ -151,6 +179,7 @@ func (c *Checkpoint) Clone() Checkpoint {
 	out.Upstream = append([]UpstreamOffset(nil), c.Upstream...)
 	out.UpstreamDIV = append([]UpstreamDIV(nil), c.UpstreamDIV...)
 	out.OwnProducers = append([]wire.GUID(nil), c.OwnProducers...)
+	out.Fenced = append([]wire.GUID(nil), c.Fenced...)
 	if c.DIVFaults != nil {
 		out.DIVFaults = make(map[string]int64, len(c.DIVFaults))
 		for k, v := range c.DIVFaults {
