@@ -39,22 +39,67 @@ const (
 	Password = "correct horse battery staple"
 )
 
+// Files are a throwaway CA's certificates and keys, written as PEM files.
+type Files struct {
+	CAFile       string // the CA that signed the broker's and the client's certificates
+	CertFile     string // a client certificate signed by the CA
+	KeyFile      string // its key
+	PasswordFile string // Password and a newline
+	OtherCAFile  string // a CA that signed nothing the broker presents
+	// ServerTLS is the broker's side: a certificate for 127.0.0.1 and
+	// localhost signed by the CA.
+	ServerTLS *tls.Config
+	// ClientCAs holds the CA, for a broker that verifies clients.
+	ClientCAs *x509.CertPool
+}
+
+// NewFiles makes a CA and the certificates it signs and writes them to
+// dir; no broker is started.
+func NewFiles(t testing.TB, dir string) *Files {
+	t.Helper()
+	f := &Files{}
+	ca, caKey := newCA(t, "rialto-test-ca")
+	other, _ := newCA(t, "rialto-other-ca")
+	serverCert, serverKey := issue(t, ca, caKey, "127.0.0.1", x509.ExtKeyUsageServerAuth)
+	clientCert, clientKey := issue(t, ca, caKey, "rialto-client", x509.ExtKeyUsageClientAuth)
+	f.CAFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", ca.Raw)
+	f.OtherCAFile = writePEM(t, dir, "other-ca.pem", "CERTIFICATE", other.Raw)
+	f.CertFile = writePEM(t, dir, "client.pem", "CERTIFICATE", clientCert.Raw)
+	f.KeyFile = writePEM(t, dir, "client-key.pem", "PRIVATE KEY", marshalKey(t, clientKey))
+	f.PasswordFile = filepath.Join(dir, "password")
+	if err := os.WriteFile(f.PasswordFile, []byte(Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.ClientCAs = x509.NewCertPool()
+	f.ClientCAs.AddCert(ca)
+	f.ServerTLS = &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{serverCert.Raw}, PrivateKey: serverKey, Leaf: serverCert}},
+		MinVersion:   tls.VersionTLS12,
+	}
+	return f
+}
+
+// Config is the kafkaconn.Config that gets into a Cluster using these
+// files: TLS trusting CAFile, the client certificate, SCRAM-SHA-512 as
+// User with PasswordFile.
+func (f *Files) Config() kafkaconn.Config {
+	return kafkaconn.Config{
+		TLS:  &kafkaconn.TLS{CAFile: f.CAFile, CertFile: f.CertFile, KeyFile: f.KeyFile},
+		SASL: &kafkaconn.SASL{Mechanism: kafkaconn.MechanismScramSHA512, User: User, PasswordFile: f.PasswordFile},
+	}
+}
+
 // Cluster is an embedded broker that speaks only TLS and requires
 // SCRAM-SHA-512 authentication.
 type Cluster struct {
+	*Files
 	Env *kafkatest.Env
-	// Files, all PEM, in the test's temporary directory.
-	CAFile         string // the CA that signed the broker's and the client's certificates
-	CertFile       string // a client certificate signed by the CA
-	KeyFile        string // its key
-	PasswordFile   string // Password and a newline
-	OtherCAFile    string // a CA that signed nothing the broker presents
-	ServerTLS      *tls.Config
-	clientRootPool *x509.CertPool
 }
 
 // Options adjust Start.
 type Options struct {
+	// Dir is where the files go (default a new t.TempDir()).
+	Dir string
 	// RequireClientCert makes the broker demand a client certificate
 	// signed by the CA (mutual TLS).
 	RequireClientCert bool
@@ -73,29 +118,12 @@ func StartWith(t testing.TB, o Options) *Cluster {
 	if len(kafkatest.RealBrokers()) > 0 {
 		t.Skipf("kafkaconntest: needs the embedded broker with TLS and SASL, but %s points at a real cluster", kafkatest.BrokersEnv)
 	}
-	dir := t.TempDir()
-	c := &Cluster{}
-	ca, caKey := newCA(t, "rialto-test-ca")
-	other, _ := newCA(t, "rialto-other-ca")
-	serverCert, serverKey := issue(t, ca, caKey, "127.0.0.1", x509.ExtKeyUsageServerAuth)
-	clientCert, clientKey := issue(t, ca, caKey, "rialto-client", x509.ExtKeyUsageClientAuth)
-
-	c.CAFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", ca.Raw)
-	c.OtherCAFile = writePEM(t, dir, "other-ca.pem", "CERTIFICATE", other.Raw)
-	c.CertFile = writePEM(t, dir, "client.pem", "CERTIFICATE", clientCert.Raw)
-	c.KeyFile = writePEM(t, dir, "client-key.pem", "PRIVATE KEY", marshalKey(t, clientKey))
-	c.PasswordFile = filepath.Join(dir, "password")
-	if err := os.WriteFile(c.PasswordFile, []byte(Password+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
 	}
-	c.clientRootPool = x509.NewCertPool()
-	c.clientRootPool.AddCert(ca)
-	c.ServerTLS = &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{serverCert.Raw}, PrivateKey: serverKey, Leaf: serverCert}},
-		MinVersion:   tls.VersionTLS12,
-	}
+	c := &Cluster{Files: NewFiles(t, o.Dir)}
 	if o.RequireClientCert {
-		c.ServerTLS.ClientAuth, c.ServerTLS.ClientCAs = tls.RequireAndVerifyClientCert, c.clientRootPool
+		c.ServerTLS.ClientAuth, c.ServerTLS.ClientCAs = tls.RequireAndVerifyClientCert, c.ClientCAs
 	}
 	opts := append([]embedkafka.Opt{
 		embedkafka.TLS(c.ServerTLS),
@@ -108,15 +136,6 @@ func StartWith(t testing.TB, o Options) *Cluster {
 
 // Brokers are the broker addresses (TLS listeners).
 func (c *Cluster) Brokers() []string { return c.Env.Brokers() }
-
-// Config is the kafkaconn.Config that gets in: TLS trusting CAFile, the
-// client certificate, SCRAM-SHA-512 as User with PasswordFile.
-func (c *Cluster) Config() kafkaconn.Config {
-	return kafkaconn.Config{
-		TLS:  &kafkaconn.TLS{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile},
-		SASL: &kafkaconn.SASL{Mechanism: kafkaconn.MechanismScramSHA512, User: User, PasswordFile: c.PasswordFile},
-	}
-}
 
 // Client returns a client that gets in (Config's options, then extra),
 // closed when t ends.

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/rialtodb/rialto/kafkaconn"
 )
 
 // Converters.
@@ -91,7 +93,34 @@ type Config struct {
 	Tombstone       string            // rialto.tombstone: delete (default) | ignore | fail
 	TimestampSource string            // rialto.timestamp.source: record (default) | field | none
 	TimestampField  string            // rialto.timestamp.field: the source field holding ms since the epoch
+
+	// Kafka secures every Kafka connection of the sink (the source
+	// consumer, the store's RT topic, dead letters): rialto.kafka.*, see
+	// KafkaKeys.
+	Kafka kafkaconn.Config
 }
+
+// KafkaKeys maps the rialto.kafka.* keys to the kafkaconn.Config fields
+// they set (the JSON paths of the server's and controller's "kafka"
+// section). rialto.kafka.tls=true turns TLS on with the system roots; any
+// rialto.kafka.tls.* key turns it on too, any rialto.kafka.sasl.* key
+// turns SASL on.
+var KafkaKeys = map[string]string{
+	"rialto.kafka.tls":                      "tls",
+	"rialto.kafka.tls.ca.file":              "tls.caFile",
+	"rialto.kafka.tls.cert.file":            "tls.certFile",
+	"rialto.kafka.tls.key.file":             "tls.keyFile",
+	"rialto.kafka.tls.server.name":          "tls.serverName",
+	"rialto.kafka.tls.insecure.skip.verify": "tls.insecureSkipVerify",
+	"rialto.kafka.sasl.mechanism":           "sasl.mechanism",
+	"rialto.kafka.sasl.user":                "sasl.user",
+	"rialto.kafka.sasl.password":            "sasl.password",
+	"rialto.kafka.sasl.password.file":       "sasl.passwordFile",
+}
+
+// kafkaFileKeys are the rialto.kafka.* keys naming files; LoadFile
+// resolves them against the config file's directory.
+var kafkaFileKeys = []string{"rialto.kafka.tls.ca.file", "rialto.kafka.tls.cert.file", "rialto.kafka.tls.key.file", "rialto.kafka.sasl.password.file"}
 
 // ConverterConfig is a key or value converter with its options.
 type ConverterConfig struct {
@@ -127,6 +156,12 @@ var knownKeys = map[string]bool{
 	"rialto.tombstone": true, "rialto.timestamp.source": true, "rialto.timestamp.field": true,
 }
 
+func init() {
+	for k := range KafkaKeys {
+		knownKeys[k] = true
+	}
+}
+
 // KnownKeys returns every accepted key, sorted.
 func KnownKeys() []string {
 	out := make([]string, 0, len(knownKeys))
@@ -140,7 +175,7 @@ func KnownKeys() []string {
 // LoadFile reads a connector config: JSON when the file starts with "{"
 // (Connect's REST form, either flat or {"name":…,"config":{…}}), Java
 // properties otherwise. Relative schema files are resolved against the
-// config file's directory.
+// config file's directory, as are the rialto.kafka.* files.
 func LoadFile(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -150,7 +185,7 @@ func LoadFile(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	for _, k := range []string{"key.converter.schema.file", "value.converter.schema.file"} {
+	for _, k := range append([]string{"key.converter.schema.file", "value.converter.schema.file"}, kafkaFileKeys...) {
 		if f := kv[k]; f != "" && !filepath.IsAbs(f) {
 			kv[k] = filepath.Join(filepath.Dir(path), f)
 		}
@@ -558,6 +593,38 @@ func Parse(kv map[string]string) (*Config, error) {
 	if c.TimestampSource == TimestampField && c.ValueConverter.Kind == ConverterString {
 		bad("rialto.timestamp.source=field: the string value converter has no fields")
 	}
+
+	tlsOn, tlsSet := boolean("rialto.kafka.tls"), false
+	tc := kafkaconn.TLS{
+		CAFile: str("rialto.kafka.tls.ca.file", ""), CertFile: str("rialto.kafka.tls.cert.file", ""),
+		KeyFile: str("rialto.kafka.tls.key.file", ""), ServerName: str("rialto.kafka.tls.server.name", ""),
+		InsecureSkipVerify: boolean("rialto.kafka.tls.insecure.skip.verify"),
+	}
+	sc := kafkaconn.SASL{
+		Mechanism: str("rialto.kafka.sasl.mechanism", ""), User: str("rialto.kafka.sasl.user", ""),
+		Password: kafkaconn.Secret(kv["rialto.kafka.sasl.password"]), PasswordFile: str("rialto.kafka.sasl.password.file", ""),
+	}
+	saslSet := false
+	for k := range KafkaKeys {
+		if _, ok := kv[k]; ok {
+			tlsSet = tlsSet || strings.HasPrefix(k, "rialto.kafka.tls.")
+			saslSet = saslSet || strings.HasPrefix(k, "rialto.kafka.sasl.")
+		}
+	}
+	if _, ok := get("rialto.kafka.tls"); ok && !tlsOn && tlsSet {
+		bad("rialto.kafka.tls=false: contradicts the rialto.kafka.tls.* keys given")
+	}
+	if tlsOn || tlsSet {
+		c.Kafka.TLS = &tc
+	}
+	if saslSet {
+		c.Kafka.SASL = &sc
+	}
+	fieldKeys := make(map[string]string, len(KafkaKeys))
+	for k, f := range KafkaKeys {
+		fieldKeys[f] = k
+	}
+	errs = append(errs, kafkaconn.Problems(c.Kafka.Validate(), func(f string) string { return fieldKeys[f] })...)
 
 	// Contradictions between the field rules.
 	ops := []struct {

@@ -101,6 +101,22 @@
 //	                             (the writer's clock: replays are not idempotent)
 //	rialto.timestamp.field       the source field holding ms since the epoch
 //
+// Kafka security, for every Kafka connection of the sink (source, RT
+// topic, dead letters; package kafkaconn, docs/security.md); relative
+// files are resolved against the config file's directory:
+//
+//	rialto.kafka.tls                        true: TLS with the system roots
+//	                                        (implied by any rialto.kafka.tls.* key)
+//	rialto.kafka.tls.ca.file                PEM CA of the brokers' certificates
+//	rialto.kafka.tls.cert.file              PEM client certificate (mutual TLS)
+//	rialto.kafka.tls.key.file               its PEM key
+//	rialto.kafka.tls.server.name            name to verify (default each broker's host)
+//	rialto.kafka.tls.insecure.skip.verify   tests only
+//	rialto.kafka.sasl.mechanism             PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+//	rialto.kafka.sasl.user
+//	rialto.kafka.sasl.password              or, better:
+//	rialto.kafka.sasl.password.file         a file holding it
+//
 // # Metrics
 //
 // Connect's sink-task-metrics and task-error-metrics names with every dash

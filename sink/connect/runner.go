@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/rialtodb/rialto/controller/api"
 	"github.com/rialtodb/rialto/controller/client"
+	"github.com/rialtodb/rialto/kafkaconn"
 	"github.com/rialtodb/rialto/sink"
 	"github.com/rialtodb/rialto/writer"
 )
@@ -170,6 +172,13 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Sink, error) {
 	if rt == "" {
 		rt = st.Name + "_rt"
 	}
+	source := cfg.BootstrapServers
+	if len(source) == 0 {
+		source = region.Brokers
+	}
+	if o, err = secureKafka(ctx, cfg, o, region.Brokers, source); err != nil {
+		return nil, err
+	}
 	s := &Sink{cfg: cfg, o: o, log: log, mapper: mapper, store: st, parts: map[tp]*partState{}, m: newMetrics(cfg.Name, cfg.TasksMax)}
 	if o.registerer != nil {
 		if err := s.m.register(o.registerer); err != nil {
@@ -180,10 +189,6 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Sink, error) {
 		writer.Schemas(ctl.SchemaProvider(st.Name)), writer.Logger(log)}, o.writerOpts...)
 	if s.w, err = writer.New(wopts...); err != nil {
 		return nil, fmt.Errorf("sink %s: writer for %s: %w", cfg.Name, rt, err)
-	}
-	source := cfg.BootstrapServers
-	if len(source) == 0 {
-		source = region.Brokers
 	}
 	if cfg.DLQTopic != "" {
 		s.dlqCl, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(source...)}, o.kafkaOpts...)...)
@@ -231,6 +236,35 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Sink, error) {
 		s.workers[i] = make(chan []*kgo.Record, 4)
 	}
 	return s, nil
+}
+
+// secureKafka puts the options of cfg.Kafka before the caller's, for the
+// writer and for the consumer and dead-letter clients, and checks that the
+// store's region and the source cluster accept them: a wrong password or
+// an untrusted certificate fails New at once instead of leaving the
+// clients retrying.
+func secureKafka(ctx context.Context, cfg *Config, o options, clusters ...[]string) (options, error) {
+	if cfg.Kafka == (kafkaconn.Config{}) {
+		return o, nil
+	}
+	kopts, err := cfg.Kafka.Opts()
+	if err != nil {
+		return o, fmt.Errorf("sink %s: %w", cfg.Name, err)
+	}
+	o.kafkaOpts = append(kopts, o.kafkaOpts...)
+	o.writerOpts = append([]writer.Opt{writer.KafkaOpts(kopts...)}, o.writerOpts...)
+	checked := map[string]bool{}
+	for _, brokers := range clusters {
+		key := strings.Join(brokers, ",")
+		if checked[key] {
+			continue
+		}
+		checked[key] = true
+		if err := cfg.Kafka.Check(ctx, brokers); kafkaconn.Refused(err) {
+			return o, fmt.Errorf("sink %s: %w", cfg.Name, err)
+		}
+	}
+	return o, nil // an unreachable cluster is retried as before
 }
 
 func pickRegion(c api.Cluster, want string) (api.Region, error) {
