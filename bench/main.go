@@ -18,7 +18,7 @@ func main() {
 	rssChildMain() // a child process of the rss case never reaches the harness
 	quick := flag.Bool("quick", false, "smoke-sized run (under 2 minutes); ratios are indicative only")
 	only := flag.String("only", "", "comma-separated case names to run (default: all); RESULTS.md is then not rewritten unless -out is given")
-	out := flag.String("out", "", "where to write the results (default bench/RESULTS.md for a full run of every case)")
+	out := flag.String("out", "", "where to write the results (default bench/RESULTS.md for a full, non-quick run of every case; stdout otherwise)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -99,7 +99,7 @@ func main() {
 	}
 
 	path := *out
-	if path == "" && len(selected) == 0 {
+	if path == "" && len(selected) == 0 && !*quick { // a smoke run never replaces the full results
 		path = "bench/RESULTS.md"
 	}
 	if path != "" {
