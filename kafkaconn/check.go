@@ -54,8 +54,8 @@ const handshakeTimeout = 3 * time.Second
 // When the cluster refuses c's settings the error wraps ErrAuthentication
 // or ErrTLS and names the setting to look at; any other error (a broker
 // that cannot be reached yet) is returned as it is, and retrying may fix
-// it. Check gives up after DefaultCheckTimeout unless ctx ends first. It
-// never includes the password in an error.
+// it. Without a deadline in ctx, Check gives up after DefaultCheckTimeout.
+// It never includes the password in an error.
 func (c Config) Check(ctx context.Context, brokers []string) error {
 	tc, mech, err := c.build()
 	if err != nil {
@@ -69,6 +69,7 @@ func (c Config) Check(ctx context.Context, brokers []string) error {
 	// kfake (and some brokers) close the connection on bad credentials
 	// instead of answering SASL_AUTHENTICATION_FAILED; franz-go retries
 	// that EOF until ctx ends, so the hook ends the wait at once.
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	h := &failureHook{onSASL: cancel}
@@ -91,7 +92,7 @@ func (c Config) Check(ctx context.Context, brokers []string) error {
 		return nil
 	}
 	key, first := h.failure()
-	if first != nil && errors.Is(err, context.Canceled) {
+	if first != nil && errors.Is(err, context.Canceled) && parent.Err() == nil {
 		err = first // the hook cut the retries short: report what failed
 	}
 	return c.explain(strings.Join(brokers, ","), err, key)
@@ -168,38 +169,48 @@ func (c Config) explain(brokers string, err error, key int16) error {
 	return fmt.Errorf("kafka %s: %w", brokers, err)
 }
 
-// failureHook remembers the first request whose write or response failed
-// and calls onSASL when that was a SASL request.
+// failureHook remembers the first request whose write or response failed,
+// and the first SASL request that failed, calling onSASL then.
 type failureHook struct {
-	onSASL func()
-	mu     sync.Mutex
-	err    error
-	k      int16
+	onSASL  func()
+	mu      sync.Mutex
+	err     error
+	k       int16
+	saslErr error
+	saslK   int16
 }
 
 func (h *failureHook) record(key int16, err error) {
 	if err == nil {
 		return
 	}
+	sasl := key == keySASLHandshake || key == keySASLAuthenticate
 	h.mu.Lock()
-	first := h.err == nil
-	if first {
+	if h.err == nil {
 		h.err, h.k = err, key
 	}
+	firstSASL := sasl && h.saslErr == nil
+	if firstSASL {
+		h.saslErr, h.saslK = err, key
+	}
 	h.mu.Unlock()
-	if first && (key == keySASLHandshake || key == keySASLAuthenticate) {
+	if firstSASL {
 		h.onSASL()
 	}
 }
 
-// failure returns the first failed request's key and error (-1, nil: none).
+// failure returns the key and error of the failed SASL request, else of
+// the first failed request (-1, nil: none).
 func (h *failureHook) failure() (int16, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.err == nil {
-		return -1, nil
+	switch {
+	case h.saslErr != nil:
+		return h.saslK, h.saslErr
+	case h.err != nil:
+		return h.k, h.err
 	}
-	return h.k, h.err
+	return -1, nil
 }
 
 func (h *failureHook) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {

@@ -110,7 +110,10 @@ type Options struct {
 // Start starts the broker for t and writes the files. It skips t when
 // RIALTO_KAFKA_BROKERS names a real cluster: the options that make the
 // broker secure only apply to the embedded one.
-func Start(t testing.TB) *Cluster { return StartWith(t, Options{}) }
+func Start(t testing.TB) *Cluster {
+	t.Helper()
+	return StartWith(t, Options{})
+}
 
 // StartWith is Start with options.
 func StartWith(t testing.TB, o Options) *Cluster {
