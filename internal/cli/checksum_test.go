@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rialtodb/rialto/server"
+	"github.com/rialtodb/rialto/server/storage"
 )
 
 // TestStoreChecksum runs `rialto store checksum` against `rialto dev
@@ -80,7 +81,8 @@ func TestStoreChecksum(t *testing.T) {
 	mustRun(t, url, "write", "put", "--store", "solo", "--key", "u1", "--region", "region-1", "--value", `{"theme":"dark"}`, "--wait")
 	code, stdout, stderr := runCLI(t, url, "store", "checksum", "--store", "solo")
 	if code != 1 || strings.Count(stdout, "\n") != 2 || strings.Contains(stdout, "agree") ||
-		!strings.HasPrefix(stderr, "rialto: store solo v1: regions differ in partition ") || strings.Count(stderr, "\n") != 1 {
+		!strings.HasPrefix(stderr, "rialto: store solo v1: regions differ in partition ") || strings.Count(stderr, "\n") != 1 ||
+		!strings.Contains(stderr, "not active-active") {
 		t.Fatalf("differing regions: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	code, stdout, _ = runCLI(t, url, "-o", "json", "store", "checksum", "--store", "solo")
@@ -133,8 +135,14 @@ func TestChecksumVerdict(t *testing.T) {
 	other.Region, other.Digest = "region-2", "bb"
 	other.Partitions = []partitionChecksum{part(0, "x"), part(1, "z")}
 	other.Partitions[1].Upstream = nil
-	o = checksumOutput{Store: "s", Version: 4, Partitions: 2, Regions: []regionChecksum{ok, other}}
+	o = checksumOutput{Store: "s", Version: 4, Partitions: 2, Regions: []regionChecksum{ok, other}, activeActive: true}
 	if err := o.compare(); err == nil || err.Error() != "store s v4: regions differ in partition 1" || o.Agree || len(o.Differ) != 1 {
 		t.Fatalf("compare = %v, %+v", err, o)
+	}
+	// Replay positions that differ are named as the likely reason.
+	other.Partitions[1].Upstream = []storage.UpstreamOffset{{Region: 1, Partition: 1, Offset: 5}}
+	o = checksumOutput{Store: "s", Version: 4, Partitions: 2, Regions: []regionChecksum{ok, other}, activeActive: true}
+	if err := o.compare(); err == nil || !strings.HasSuffix(err.Error(), "partition 1 (replay positions differ too: writes may still be in flight; run again)") {
+		t.Fatalf("compare = %v", err)
 	}
 }
