@@ -878,3 +878,148 @@ func TestFaultsProduceErrors(t *testing.T) {
 	rb := r.rebuild(time.Minute)
 	t.Logf("rebuilt replica's verdicts %v", r.checkIntegrity(rb, "rebuilt replica"))
 }
+
+// mover moves partition leaders between the brokers of a multi-broker
+// kfake cluster, choosing with a seeded source, and counts the requests
+// that still went to a partition's old leader (and were refused with
+// NOT_LEADER_FOR_PARTITION) by observing them.
+type mover struct {
+	c       *kfake.Cluster
+	brokers int32
+	rng     *rand.Rand
+	topics  []string
+	parts   int32
+
+	moves     int
+	observers map[string]*kfake.FaultHandle // topic/partition → requests to its old leader
+	stale     int                           // requests counted by removed observers
+}
+
+func newMover(c *kfake.Cluster, brokers int32, seed int64, parts int32, topics ...string) *mover {
+	return &mover{c: c, brokers: brokers, rng: rand.New(rand.NewSource(seed)), topics: topics, parts: parts, observers: map[string]*kfake.FaultHandle{}}
+}
+
+// move gives a random partition of a random topic another leader.
+func (m *mover) move(t *testing.T) {
+	t.Helper()
+	topic := m.topics[m.rng.Intn(len(m.topics))]
+	p := m.rng.Int31n(m.parts)
+	old := m.c.LeaderFor(topic, p)
+	next := (old + 1 + m.rng.Int31n(m.brokers-1)) % m.brokers
+	if err := m.c.MoveTopicPartition(topic, p, next); err != nil {
+		t.Fatal(err)
+	}
+	m.moves++
+	tp := fmt.Sprint(topic, "/", p)
+	if h := m.observers[tp]; h != nil {
+		h.Remove()
+		m.stale += h.Hits()
+	}
+	m.observers[tp] = m.c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce, kmsg.Fetch}, Nodes: []int32{old}, Topic: topic, Partitions: []int32{p}, Count: -1, Observe: true})
+}
+
+// staleRequests counts the requests that reached a partition's old leader.
+func (m *mover) staleRequests() int {
+	n := m.stale
+	for _, h := range m.observers {
+		n += h.Hits()
+	}
+	return n
+}
+
+// TestFaultsLeaderMoves moves the leaders of the version topic's and the
+// RT topic's partitions between the three brokers of a cluster while the
+// server ingests a batch push and replays nearline writes.
+func TestFaultsLeaderMoves(t *testing.T) {
+	const partitions, brokers = 3, 3
+	keys := testscale.Pick(150, 1500)
+	pushed := testscale.Pick(3000, 60_000)
+	writes := testscale.Pick(4000, 100_000)
+	moves := testscale.Pick(12, 120) // during the push, as many again during the writes
+	r := newFaultRig(t, partitions, keys, embedkafka.NumBrokers(brokers))
+	ctx, cancel := context.WithTimeout(context.Background(), testscale.Pick(2*time.Minute, 30*time.Minute))
+	defer cancel()
+	m := newMover(r.broker.Cluster(), brokers, r.seed+1, partitions, r.vt, r.rt)
+
+	s := r.startServer(t.TempDir(), true)
+	r.push(ctx, pushed, func(i int) {
+		if i%(pushed/moves) == pushed/moves/2 {
+			m.move(t)
+		}
+	})
+	r.leading(s, time.Minute)
+	w := r.rtWriter()
+	r.write(ctx, w, writes, func(i int) {
+		if i%(writes/moves) == writes/moves/2 {
+			m.move(t)
+		}
+	})
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.waitReplayed(s, time.Minute)
+	acked, failed := r.outcomes()
+	t.Logf("%d leader moves, %d requests to old leaders; %d writes acknowledged, %d failed; verdicts %v; logs %s",
+		m.moves, m.staleRequests(), acked, failed, r.checkIntegrity(s, "server"), r.log)
+	if m.staleRequests() == 0 {
+		t.Fatalf("%d leader moves, but no request reached an old leader", m.moves)
+	}
+	r.check(s, "server")
+	r.rebuild(time.Minute)
+}
+
+// TestFaultsBrokerRestart restarts the broker (with its data directory:
+// every acknowledged record survives) at random points while the server
+// ingests a batch push and while it replays nearline writes. Every
+// restart drops every client connection, requests in flight included.
+func TestFaultsBrokerRestart(t *testing.T) {
+	const partitions = 3
+	keys := testscale.Pick(150, 1500)
+	pushed := testscale.Pick(3000, 60_000)
+	writes := testscale.Pick(4000, 100_000)
+	restarts := testscale.Pick(2, 20) // during the push, twice as many during the writes
+	r := newFaultRig(t, partitions, keys, embedkafka.DataDir(t.TempDir()))
+	ctx, cancel := context.WithTimeout(context.Background(), testscale.Pick(2*time.Minute, 30*time.Minute))
+	defer cancel()
+	restarted := 0
+	restart := func() {
+		if err := r.broker.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+		restarted++
+	}
+	pushAt := map[int]bool{}
+	for len(pushAt) < restarts {
+		pushAt[r.rng.Intn(pushed)] = true
+	}
+	writeAt := map[int]bool{}
+	for len(writeAt) < 2*restarts {
+		writeAt[r.rng.Intn(writes)] = true
+	}
+
+	s := r.startServer(t.TempDir(), true)
+	r.push(ctx, pushed, func(i int) {
+		if pushAt[i] {
+			restart()
+		}
+	})
+	r.leading(s, time.Minute)
+	w := r.rtWriter()
+	r.write(ctx, w, writes, func(i int) {
+		if writeAt[i] {
+			restart()
+		}
+	})
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.waitReplayed(s, time.Minute)
+	acked, failed := r.outcomes()
+	t.Logf("%d broker restarts; %d writes acknowledged, %d failed; writer stats %+v; verdicts %v; logs %s",
+		restarted, acked, failed, w.Stats(), r.checkIntegrity(s, "server"), r.log)
+	if restarted != 3*restarts {
+		t.Fatalf("%d restarts, want %d", restarted, 3*restarts)
+	}
+	r.check(s, "server")
+	r.rebuild(time.Minute)
+}
