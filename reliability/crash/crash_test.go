@@ -80,7 +80,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		Seed:           time.Now().UnixNano(),
 		Ops:            testscale.Pick(20_000, 1_000_000),
 		Kills:          testscale.Pick(3, 20),
-		Rate:           testscale.Pick(1000.0, 2500.0),
+		Rate:           testscale.Pick(1000.0, 5000.0),
 		CatchUpTimeout: testscale.Pick(3*time.Minute, 30*time.Minute),
 	}
 	num := func(env string, set func(int64)) {

@@ -86,7 +86,7 @@
 //	go test -run TestCrash -v ./reliability/crash/
 //
 // Long (RIALTO_LONG=1, `make long`): 1 000 000 operations on 100 000 keys
-// at 2 500/s, 20 kills:
+// at 5 000/s, 20 kills:
 //
 //	RIALTO_LONG=1 go test -run TestCrash -timeout 2h -v ./reliability/crash/
 //
