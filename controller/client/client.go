@@ -44,7 +44,9 @@ type Client struct {
 // Option configures a Client.
 type Option func(*Client)
 
-// Token sends a bearer token with every request.
+// Token sends t as a bearer token (Authorization: Bearer t) with every
+// request (default none). A controller with a token answers requests
+// without it, or with another, 401; see Unauthorized.
 func Token(t string) Option { return func(c *Client) { c.token = t } }
 
 // HTTPClient replaces the default HTTP client (10 s timeout).
@@ -71,6 +73,13 @@ func (e *APIError) Error() string { return fmt.Sprintf("controller: %s (HTTP %d)
 func NotFound(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}
+
+// Unauthorized reports whether err is the controller saying 401: it
+// requires a bearer token and the request had none, or a wrong one.
+func Unauthorized(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusUnauthorized
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
