@@ -80,7 +80,7 @@ type Config struct {
 
 	Store           string            // rialto.store (required)
 	ControllerURL   string            // rialto.controller.url (default the CLI's --controller, else DefaultControllerURL)
-	ControllerToken string            // rialto.controller.token
+	ControllerToken kafkaconn.Secret  // rialto.controller.token: prints as <redacted>
 	Region          string            // rialto.region: name or id of the region whose RT topic is written (default the controller's local region)
 	Mode            string            // rialto.write.mode: put (default) | update
 	FieldMap        map[string]string // rialto.fields.mapping: "src:dst,…" renames source fields
@@ -571,7 +571,7 @@ func Parse(kv map[string]string) (*Config, error) {
 		bad("rialto.store: required")
 	}
 	c.ControllerURL = str("rialto.controller.url", "")
-	c.ControllerToken = str("rialto.controller.token", "")
+	c.ControllerToken = kafkaconn.Secret(str("rialto.controller.token", ""))
 	c.Region = str("rialto.region", "")
 	c.Mode = oneOf("rialto.write.mode", ModePut, ModePut, ModeUpdate)
 	c.FieldMap = pairs("rialto.fields.mapping", false)

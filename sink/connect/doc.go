@@ -81,7 +81,7 @@
 //
 //	rialto.store                 required
 //	rialto.controller.url        default the CLI's --controller, else http://127.0.0.1:7070
-//	rialto.controller.token      bearer token
+//	rialto.controller.token      bearer token (default the CLI's --token); never printed
 //	rialto.region                name or id of the region whose RT topic is written
 //	                             (default the controller's local region)
 //	rialto.write.mode            put (default): each record is the whole value;

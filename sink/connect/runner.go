@@ -38,6 +38,7 @@ type options struct {
 	logger     *slog.Logger
 	registerer prometheus.Registerer
 	controller string
+	token      string
 	writerOpts []writer.Opt
 	kafkaOpts  []kgo.Opt
 	crash      <-chan struct{} // test hook: crash when closed
@@ -54,6 +55,10 @@ func Registerer(r prometheus.Registerer) Option { return func(o *options) { o.re
 // Controller is the controller URL used when the config has no
 // rialto.controller.url (default DefaultControllerURL).
 func Controller(url string) Option { return func(o *options) { o.controller = url } }
+
+// ControllerToken is the controller's bearer token used when the config
+// has no rialto.controller.token (default none; the CLI passes --token).
+func ControllerToken(token string) Option { return func(o *options) { o.token = token } }
 
 // WriterOpts adds options to the Rialto writer the sink builds.
 func WriterOpts(opts ...writer.Opt) Option {
@@ -132,9 +137,13 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Sink, error) {
 	if url == "" {
 		url = o.controller
 	}
+	token := string(cfg.ControllerToken)
+	if token == "" {
+		token = o.token
+	}
 	var copts []client.Option
-	if cfg.ControllerToken != "" {
-		copts = append(copts, client.Token(cfg.ControllerToken))
+	if token != "" {
+		copts = append(copts, client.Token(token))
 	}
 	ctl := client.New(url, copts...)
 	st, err := ctl.Store(ctx, cfg.Store)

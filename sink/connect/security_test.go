@@ -1,12 +1,20 @@
 package connect_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/rialtodb/rialto/controller/client"
 	"github.com/rialtodb/rialto/kafkaconn"
 	"github.com/rialtodb/rialto/kafkaconn/kafkaconntest"
 	"github.com/rialtodb/rialto/sink/connect"
@@ -106,5 +114,59 @@ rialto.kafka.sasl.passwrd=typo
 	}
 	if !strings.Contains(err.Error(), "invalid sink config (6 problems)") {
 		t.Errorf("not reported as one config error: %v", err)
+	}
+}
+
+// TestControllerToken: rialto.controller.token is sent as the bearer token
+// but never printed with the config; without it, the ControllerToken
+// option (the CLI's --token) is sent.
+func TestControllerToken(t *testing.T) {
+	const token = "admin-s3cret"
+	cfg, err := loadProperties(t, t.TempDir(), "rialto.controller.token="+token+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(cfg.ControllerToken) != token {
+		t.Fatalf("token %q", string(cfg.ControllerToken))
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "token", cfg.ControllerToken, "config", cfg)
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := []string{logged.String(), string(js)}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		outs = append(outs, fmt.Sprintf(verb, cfg), fmt.Sprintf(verb, *cfg))
+	}
+	for _, out := range outs {
+		if strings.Contains(out, token) {
+			t.Fatalf("the config shows the token: %s", out)
+		}
+	}
+
+	var got []string
+	var mu sync.Mutex
+	ctl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"error":"a valid bearer token is required"}`)
+	}))
+	defer ctl.Close()
+	cfg.ControllerURL = ctl.URL
+	fromFlag := *cfg
+	fromFlag.ControllerToken = ""
+	ctx := context.Background()
+	for _, c := range []*connect.Config{cfg, &fromFlag} {
+		if _, err := connect.New(ctx, c, connect.ControllerToken("from-the-flag")); !client.Unauthorized(err) {
+			t.Fatalf("New against a controller that refuses: %v", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0] != "Bearer "+token || got[1] != "Bearer from-the-flag" {
+		t.Fatalf("Authorization headers %q", got)
 	}
 }
