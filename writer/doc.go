@@ -71,6 +71,11 @@
 //     call twice and concurrently with writes.
 //  11. Buffers. Every write copies the key and value before it returns;
 //     the caller may reuse them at once.
+//  12. Refusals. With Security (TLS and SASL, package kafkaconn), New
+//     fails at once when the brokers refuse the settings — a wrong
+//     password, an untrusted certificate, TLS on one side only — with an
+//     error wrapping kafkaconn.ErrAuthentication or kafkaconn.ErrTLS that
+//     names the setting, never the password.
 //
 // # Cost
 //

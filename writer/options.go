@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rialtodb/rialto/internal/wire"
+	"github.com/rialtodb/rialto/kafkaconn"
 )
 
 // Defaults of the options below. Each option's doc repeats its default.
@@ -83,6 +84,9 @@ type config struct {
 	topic          string
 	kind           TopicKind
 	kafkaOpts      []kgo.Opt
+	sec            kafkaconn.Config
+	secSet         bool
+	secOpts        []kgo.Opt // sec.Opts(), set by validate
 	client         *kgo.Client
 	schemas        SchemaProvider
 	compression    wire.Compression
@@ -134,6 +138,23 @@ func Kind(k TopicKind) Opt { return func(c *config) { c.kind = k } }
 // lower ProducerBatchMaxBytes, lower MaxRecordBytes too.
 func KafkaOpts(opts ...kgo.Opt) Opt {
 	return func(c *config) { c.kafkaOpts = append(c.kafkaOpts, opts...) }
+}
+
+// Security secures the connections of the client the writer builds with
+// TLS and SASL as package kafkaconn describes (default none: plaintext
+// without authentication). New reports its problems (an unreadable CA
+// file, a missing password) with the other options', as
+// "Security.sasl.password: …". Before anything else talks to Kafka, New
+// runs sec.Check: when the brokers refuse the settings — a wrong password,
+// an untrusted certificate, TLS on one side only — New fails at once with
+// an error wrapping kafkaconn.ErrAuthentication or kafkaconn.ErrTLS that
+// names the setting to look at, where without it the client's retries end
+// in a bare EOF. A cluster that cannot be reached is not a refusal: New
+// goes on as without the check. The zero Config is worth passing too: a
+// broker that requires TLS or SASL is then named as such. KafkaOpts are
+// applied after Security's options. Ignored with Client.
+func Security(sec kafkaconn.Config) Opt {
+	return func(c *config) { c.sec, c.secSet = sec, true }
 }
 
 // Client makes the writer produce through an existing client instead of
@@ -272,6 +293,11 @@ func (c *config) validate() error {
 	}
 	if c.metaTimeout <= 0 {
 		bad("MetadataTimeout(%s): must be positive", c.metaTimeout)
+	}
+	if c.secSet && c.client == nil {
+		opts, err := c.sec.Opts()
+		errs = append(errs, kafkaconn.Problems(err, func(field string) string { return "Security." + field })...)
+		c.secOpts = opts
 	}
 	if len(errs) == 0 {
 		return nil

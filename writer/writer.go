@@ -16,6 +16,7 @@ import (
 
 	"github.com/rialtodb/rialto/internal/valuecomp"
 	"github.com/rialtodb/rialto/internal/wire"
+	"github.com/rialtodb/rialto/kafkaconn"
 	"github.com/rialtodb/rialto/partialupdate"
 )
 
@@ -73,9 +74,10 @@ type Writer struct {
 	st stats
 }
 
-// New builds a writer. It validates every option at once, builds the
-// franz-go client (unless Client gave one), reads the topic's partition
-// count (unless Partitions gave it) and the key schema, both within
+// New builds a writer. It validates every option at once, reads the key
+// schema, checks that the brokers accept the Security settings (when
+// given), builds the franz-go client (unless Client gave one) and reads the
+// topic's partition count (unless Partitions gave it), all within
 // MetadataTimeout.
 func New(opts ...Opt) (*Writer, error) {
 	cfg := defaultConfig()
@@ -146,6 +148,13 @@ func New(opts ...Opt) (*Writer, error) {
 			// KafkaOpts(kgo.ProducerLinger(d)) brings a linger back.
 			kgo.ProducerLinger(0),
 		}
+		if cfg.secSet {
+			// A refusal otherwise ends the client's retries in a bare EOF.
+			if err := cfg.sec.Check(ctx, cfg.brokers); kafkaconn.Refused(err) {
+				return fail(fmt.Errorf("writer: topic %s: %w", cfg.topic, err))
+			}
+		}
+		kopts = append(kopts, cfg.secOpts...)
 		cl, err := kgo.NewClient(append(kopts, cfg.kafkaOpts...)...)
 		if err != nil {
 			return fail(fmt.Errorf("%w: kafka client: %w", ErrInvalidOption, err))
