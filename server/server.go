@@ -61,8 +61,10 @@ type Config struct {
 	// Replication is how many servers of the region hold each partition of
 	// versions learned from the admin log. Default 1.
 	Replication int `json:"replication"`
-	// HTTPAddr is where reads, /metrics, /healthz and /readyz are served;
-	// empty serves nothing. Loopback by default in the binaries.
+	// HTTPAddr is where reads, /metrics, /healthz and /readyz are served.
+	// Empty (the default, also for `rialto server` without httpAddr or
+	// --http-addr) opens no port: the server ingests but serves nothing.
+	// `rialto dev` sets a loopback address.
 	HTTPAddr string `json:"httpAddr"`
 	// HTTP limits the read API.
 	HTTP HTTPOptions `json:"http"`
