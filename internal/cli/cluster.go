@@ -14,7 +14,6 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rialtodb/rialto/controller/api"
 	"github.com/rialtodb/rialto/controller/client"
@@ -30,7 +29,7 @@ const (
 )
 
 // ctl is the controller's client.
-func (app *App) ctl() *client.Client { return client.New(app.Controller) }
+func (app *App) ctl() *client.Client { return client.New(app.Controller, client.Token(app.Token)) }
 
 // store fetches a store, saying so plainly when it does not exist.
 func (app *App) store(ctx context.Context, name string) (api.Store, error) {
@@ -91,15 +90,6 @@ func regionName(cl api.Cluster, id int32) string {
 	return fmt.Sprintf("region %d", id)
 }
 
-// kafkaClient is a franz-go client of one region.
-func kafkaClient(r api.Region, opts ...kgo.Opt) (*kgo.Client, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(r.Brokers...)}, opts...)...)
-	if err != nil {
-		return nil, fmt.Errorf("region %s: kafka client: %w", r.Name, err)
-	}
-	return cl, nil
-}
-
 // serverGroup is the servers' placement group name.
 func (app *App) serverGroup() string {
 	if g := app.Getenv(ServerGroupEnv); g != "" {
@@ -114,7 +104,7 @@ func (app *App) serverGroup() string {
 // version change) its members carry no metadata; the lookup retries for a
 // while before it says no server runs.
 func (app *App) regionServers(ctx context.Context, r api.Region) ([]string, error) {
-	cl, err := kafkaClient(r)
+	cl, err := app.kafkaClient(ctx, r)
 	if err != nil {
 		return nil, err
 	}

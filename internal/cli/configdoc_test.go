@@ -30,7 +30,7 @@ var configSections = []struct {
 	{"Controller", "controller/controller.go", "Config",
 		"`rialto controller --config FILE`: a JSON object with these keys (unknown keys are errors; durations are strings such as `\"500ms\"`). `--http-addr` overrides the file. Each entry of `regions` is `{\"id\": N, \"name\": \"…\", \"brokers\": [\"host:port\", …]}`; ids are small integers, the same in every region's configuration."},
 	{"Kafka security (`kafka`)", "kafkaconn/kafkaconn.go", "Config",
-		"The `kafka` object of the server's and the controller's files; the controller uses it for every region. Absent: plaintext without authentication. When it is set, the part checks at start that the brokers accept it and refuses to start on a wrong password or an untrusted certificate. The sink takes the same settings as `rialto.kafka.*` keys (docs/security.md)."},
+		"The `kafka` object of the server's and the controller's files; the controller uses it for every region. Absent: plaintext without authentication. When it is set, the part checks at start that the brokers accept it and refuses to start on a wrong password or an untrusted certificate. The sink takes the same settings as `rialto.kafka.*` keys, and the CLI's commands that talk to Kafka the same object as the file of `--kafka-config` (docs/security.md)."},
 	{"Kafka TLS (`kafka.tls`)", "kafkaconn/kafkaconn.go", "TLS",
 		"Present, even as `{}`, turns TLS on (1.2 or later), verifying the brokers against `caFile` or the system roots."},
 	{"Kafka SASL (`kafka.sasl`)", "kafkaconn/kafkaconn.go", "SASL",

@@ -5,7 +5,10 @@
 //
 // The command tree follows issue 8's contract: every command finds the
 // cluster with the global --controller URL (default
-// http://127.0.0.1:7070, or $RIALTO_CONTROLLER), prints with --output
+// http://127.0.0.1:7070, or $RIALTO_CONTROLLER), sends the controller's
+// admin token from --token (or $RIALTO_TOKEN, never printed), reaches
+// Kafka with the TLS and SASL settings of the --kafka-config file (or
+// $RIALTO_KAFKA_CONFIG; plaintext without), prints with --output
 // text|json, has --help with examples, and on failure exits non-zero with
 // exactly one line "rialto: <reason>" on stderr: 2 for usage errors
 // (unknown command or flag, bad flag value), 1 for everything else.
@@ -44,6 +47,9 @@
 //	version.go   version list|swap|rollback|kill, replay status|plan
 //	topic.go     topic inspect
 //	push.go, sink.go   rialto push and rialto sink (their own authors)
+//	security.go  --token and --kafka-config: the Kafka clients of a region
+//	             (checked once against the brokers), the hints Main adds
+//	             to a 401 and to a Kafka refusal
 //
 // --wait compares, per region, the processed upstream offset that the
 // ready replicas of the key's partition in the store's current version

@@ -66,7 +66,12 @@ func (d *jsonDuration) UnmarshalJSON(b []byte) error {
 func runPart(ctx context.Context, app *App, what, addr string, run func(context.Context) error, closeFn func()) error {
 	defer closeFn()
 	app.Logger().Info(what+" running", "addr", addr)
-	if err := app.Print(fmt.Sprintf("%s listening on http://%s", what, addr), map[string]string{"part": what, "addr": "http://" + addr}); err != nil {
+	text, url := fmt.Sprintf("%s listening on http://%s", what, addr), "http://"+addr
+	if addr == "" {
+		// A server without httpAddr opens no port.
+		text, url = what+" running without an HTTP listener (no httpAddr)", ""
+	}
+	if err := app.Print(text, map[string]string{"part": what, "addr": url}); err != nil {
 		return err
 	}
 	err := run(ctx)

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rialtodb/rialto/controller/api"
-	"github.com/rialtodb/rialto/controller/client"
 	"github.com/rialtodb/rialto/push"
+	"github.com/rialtodb/rialto/writer"
 )
 
 // PushConfig is what `rialto push` runs.
@@ -147,13 +147,17 @@ func runPush(ctx context.Context, app *App, cfg PushConfig) error {
 	if format != push.FormatAuto {
 		in.Format = format
 	}
-	ctl := client.New(app.Controller)
+	sec, _, err := app.kafkaSecurity()
+	if err != nil {
+		return err
+	}
+	ctl := app.ctl()
 	show := isTerminal(app.Stderr)
 	if cfg.Progress != nil {
 		show = *cfg.Progress
 	}
 	bar := newProgressBar(app.Stderr, show)
-	opts := []push.Opt{push.OnProgress(bar.push), push.Logger(app.Logger())}
+	opts := []push.Opt{push.OnProgress(bar.push), push.Logger(app.Logger()), push.WriterOpts(writer.Security(sec))}
 	if cfg.PushID != "" {
 		opts = append(opts, push.PushID(cfg.PushID))
 	}

@@ -9,8 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rialtodb/rialto/kafkaconn"
 )
 
 // Defaults of the global flags.
@@ -32,24 +37,41 @@ type App struct {
 	Stderr io.Writer
 	Getenv func(string) string
 
-	Controller string // --controller
-	Output     string // --output
-	LogLevel   string // --log-level
+	Controller  string // --controller
+	Token       string // --token, else $RIALTO_TOKEN: never printed
+	KafkaConfig string // --kafka-config
+	Output      string // --output
+	LogLevel    string // --log-level
 
 	logger *slog.Logger
+
+	// --kafka-config, read on first use (kafkaSecurity).
+	kafkaOnce sync.Once
+	kafkaUsed atomic.Bool // a command asked for it
+	kafka     kafkaconn.Config
+	kafkaOpts []kgo.Opt
+	kafkaErr  error
+	// checked holds each region's Check result by its brokers.
+	checkMu sync.Mutex
+	checked map[string]error
 }
 
 // Main runs the rialto command line args (without the program name) and
 // returns the process exit code. ctx cancels long-running commands.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := &App{Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}
+	return run(ctx, &App{Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}, args)
+}
+
+// run is Main with the App given (tests set its Getenv).
+func run(ctx context.Context, app *App, args []string) int {
 	root := NewRoot(app)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "rialto: %s\n", oneLine(err))
+	err = app.explain(err)
+	fmt.Fprintf(app.Stderr, "rialto: %s\n", oneLine(err))
 	if isUsage(err) {
 		return 2
 	}
@@ -65,6 +87,9 @@ func NewRoot(app *App) *cobra.Command {
 	if v := app.Getenv(ControllerEnv); v != "" {
 		controller = v
 	}
+	// $RIALTO_TOKEN is read in init, not made the flag's default, which
+	// --help would print.
+	kafkaConfig := app.Getenv(KafkaConfigEnv)
 
 	root := &cobra.Command{
 		Use:   "rialto",
@@ -85,6 +110,10 @@ deterministically.`,
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if f := cmd.Flags().Lookup("token"); f == nil || !f.Changed {
+				app.Token = app.Getenv(TokenEnv)
+			}
+			app.Token = strings.TrimSpace(app.Token) // a pasted newline
 			return app.init()
 		},
 	}
@@ -96,6 +125,8 @@ deterministically.`,
 
 	pf := root.PersistentFlags()
 	pf.StringVar(&app.Controller, "controller", controller, "controller URL (env "+ControllerEnv+")")
+	pf.StringVar(&app.Token, "token", "", "bearer token of the controller's admin API (env "+TokenEnv+", which other users cannot see in the process list)")
+	pf.StringVar(&app.KafkaConfig, "kafka-config", kafkaConfig, `JSON file of TLS and SASL settings for the commands that talk to Kafka: the server's "kafka" section (env `+KafkaConfigEnv+")")
 	pf.StringVarP(&app.Output, "output", "o", OutputText, "output format: text or json")
 	pf.StringVar(&app.LogLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
 

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/rialtodb/rialto/controller/client"
 	"github.com/rialtodb/rialto/sink/connect"
 )
 
@@ -96,7 +97,11 @@ func runSink(ctx context.Context, app *App, cfg SinkConfig) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	log := app.Logger().With("part", "sink")
-	s, err := connect.New(ctx, cc, connect.Controller(app.Controller), connect.Logger(log), connect.Registerer(reg))
+	s, err := connect.New(ctx, cc, connect.Controller(app.Controller), connect.ControllerToken(app.Token),
+		connect.Logger(log), connect.Registerer(reg))
+	if client.Unauthorized(err) && cc.ControllerToken != "" {
+		return &hintError{err, "the controller refused rialto.controller.token of " + cfg.ConfigFile}
+	}
 	if err != nil {
 		return err
 	}

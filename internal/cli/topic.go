@@ -117,7 +117,7 @@ func runInspect(ctx context.Context, app *App, store, regionSpec string, rt bool
 	if err != nil {
 		return fmt.Errorf("store %s: key schema: %w", store, err)
 	}
-	kc, err := kafkaClient(reg)
+	kc, err := app.kafkaClient(ctx, reg)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func runInspect(ctx context.Context, app *App, store, regionSpec string, rt bool
 		schemas: map[int32]avro.Schema{}, updates: map[int32]*partialupdate.Schema{}}
 	var records []inspectRecord
 	if len(want) > 0 {
-		consumer, err := kafkaClient(reg, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
+		consumer, err := app.kafkaClient(ctx, reg, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
 			kgo.FetchMaxWait(200*time.Millisecond))
 		if err != nil {
 			return err

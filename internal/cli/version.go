@@ -377,7 +377,7 @@ func (app *App) replayPlan(ctx context.Context, store string) (api.ReplayPlan, e
 	}
 	var regions []replay.Region
 	for _, r := range cl.Regions {
-		kc, err := kafkaClient(r)
+		kc, err := app.kafkaClient(ctx, r)
 		if err != nil {
 			return api.ReplayPlan{}, err
 		}

@@ -122,7 +122,11 @@ type readableIn struct {
 // with --wait waits until every region's current version has it.
 func (app *App) doWrite(ctx context.Context, wf *writeFlags, t *writeTarget, op string,
 	write func(w *writer.Writer, opts ...writer.CallOpt) (writer.Result, error)) error {
-	w, err := writer.New(writer.Brokers(t.region.Brokers...), writer.Topic(t.store.RTTopic),
+	sec, _, err := app.kafkaSecurity()
+	if err != nil {
+		return err
+	}
+	w, err := writer.New(writer.Brokers(t.region.Brokers...), writer.Topic(t.store.RTTopic), writer.Security(sec),
 		writer.Schemas(app.ctl().SchemaProvider(t.store.Name)), writer.Logger(app.Logger()))
 	if err != nil {
 		return fmt.Errorf("store %s: region %s: %w", t.store.Name, t.region.Name, err)
