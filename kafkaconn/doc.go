@@ -5,7 +5,9 @@
 //
 // The server, the controller and the Connect-style sink embed a Config in
 // their own configuration; their Validate reports its problems with the
-// rest, and New appends Opts to every Kafka client the part builds:
+// rest, and New appends Opts to every Kafka client the part builds. The
+// CLI reads the same object from its --kafka-config file, and
+// writer.Security takes one:
 //
 //	"kafka": {
 //	  "tls":  {"caFile": "/etc/rialto/kafka-ca.pem"},
@@ -36,7 +38,8 @@
 //     cluster that cannot be reached yet, within seconds: franz-go
 //     retries a closed connection until its context ends, so a client
 //     with a wrong password otherwise just waits. The parts call it from
-//     New when their "kafka" section is set.
+//     New when their "kafka" section is set, writer.New with Security,
+//     and the CLI once per region before its first client.
 //
 // SASL without TLS is allowed (Kafka's SASL_PLAINTEXT); with PLAIN it
 // sends the password in clear, so use it only on a trusted network.
