@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -70,19 +69,26 @@ func newFake(t *testing.T, fail int) *fakeServer {
 		if errorAnswer(w) {
 			return
 		}
-		var req struct {
-			Keys        []string `json:"keys"`
-			KeyEncoding string   `json:"keyEncoding"`
-			Version     int32    `json:"version"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.KeyEncoding != "base64" || req.Version != 1 {
+		// The binary request: version, count, then each key as Avro bytes.
+		body, _ := io.ReadAll(r.Body)
+		version, n, err := avrox.ReadLong(body)
+		if err != nil || r.Header.Get("Content-Type") != "application/x-rialto-keys" || version != 1 {
 			w.WriteHeader(400)
 			return
 		}
+		body = body[n:]
+		count, n, _ := avrox.ReadLong(body)
+		body = body[n:]
 		b := avrox.AppendLong(nil, 1)
-		b = avrox.AppendLong(b, int64(len(req.Keys)))
-		for _, s := range req.Keys {
-			k, _ := base64.RawURLEncoding.DecodeString(s)
+		b = avrox.AppendLong(b, count)
+		for range count {
+			l, n, err := avrox.ReadLong(body)
+			if err != nil || int(l) > len(body)-n {
+				w.WriteHeader(400)
+				return
+			}
+			k := body[n : n+int(l)]
+			body = body[n+int(l):]
 			if string(k) == "missing" {
 				b = append(b, 0)
 				continue

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net"
 	"net/http"
@@ -41,6 +42,7 @@ import (
 //	       ?meta=1             add the per-field explanation (JSON only)
 //	POST /v1/stores/{store}/batch-get   body {"keys":[…],"version":N,"keyEncoding":"json|base64"}
 //	       ?format=json|avro   (or Accept: avro/binary)
+//	       or a binary body (Content-Type application/x-rialto-keys, below)
 //	GET  /v1/stores/{store}/schema      key schema and partition count (?version=N)
 //	GET  /v1/stores/{store}/checksum    digest of values and RMD per partition (checksum.go)
 //	GET  /v1/status                     hosted versions and partitions, current versions
@@ -70,6 +72,16 @@ import (
 //	                    |      | long     | long   | length bytes  |
 //	                    +------+----------+--------+---------------+
 //
+// The binary batch request (Content-Type application/x-rialto-keys; what the
+// Go client sends) is Avro too: the version (0 for the current one), the key
+// count, then each serialized key as Avro bytes. The server reads the keys
+// in place, without decoding JSON or copying them:
+//
+//	+---------+-------+-------------------------------+
+//	| version | count | count × (length long, key)    |
+//	| long    | long  |                               |
+//	+---------+-------+-------------------------------+
+//
 // Every error is JSON {"error":"one line"}: 400 bad request (names the
 // parameter or key), 404 unknown store or version, 406 JSON asked of a
 // version without value schemas, 413 batch or body over its limit (names
@@ -80,6 +92,7 @@ import (
 const (
 	ContentTypeAvro  = "avro/binary"
 	ContentTypeBatch = "application/x-rialto-batch"
+	ContentTypeKeys  = "application/x-rialto-keys"
 	ContentTypeJSON  = "application/json"
 )
 
@@ -620,6 +633,9 @@ func (h *HTTPHandler) batchGet(w http.ResponseWriter, r *http.Request) (code, fo
 		return h.fail(w, r, herr), 0, 0
 	}
 	body := http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
+	if r.Header.Get("Content-Type") == ContentTypeKeys {
+		return h.batchGetBinary(w, r, store, f, body)
+	}
 	var req batchRequest
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
@@ -670,6 +686,76 @@ func (h *HTTPHandler) batchGet(w http.ResponseWriter, r *http.Request) (code, fo
 		}
 		parts[i] = wire.Partition(keys[i], spec.Partitions)
 	}
+	return h.batchRead(w, r, spec, f, keys, parts, req.Keys)
+}
+
+// batchGetBinary serves a batch request in the binary form.
+func (h *HTTPHandler) batchGetBinary(w http.ResponseWriter, r *http.Request, store string, f format, body io.Reader) (code, found, nkeys int) {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return h.fail(w, r, &httpError{code: http.StatusRequestEntityTooLarge,
+				msg: fmt.Sprintf("request body exceeds the limit of %d bytes (maxBodyBytes); split the batch", mbe.Limit)}), 0, 0
+		}
+		return h.fail(w, r, badRequest("body: %v", err)), 0, 0
+	}
+	version, keys, herr := parseKeysBody(b, h.opts.MaxBatchKeys)
+	if herr != nil {
+		return h.fail(w, r, herr), 0, 0
+	}
+	explicit := r.URL.Query().Get("version")
+	if version != 0 {
+		explicit = strconv.FormatInt(version, 10)
+	}
+	spec, herr := h.resolveVersion(store, explicit)
+	if herr != nil {
+		return h.fail(w, r, herr), 0, 0
+	}
+	parts := make([]int32, len(keys))
+	for i, k := range keys {
+		parts[i] = wire.Partition(k, spec.Partitions)
+	}
+	return h.batchRead(w, r, spec, f, keys, parts, nil)
+}
+
+// parseKeysBody reads a binary batch request; the keys alias b.
+func parseKeysBody(b []byte, maxKeys int) (version int64, keys [][]byte, herr *httpError) {
+	version, n, err := avrox.ReadLong(b)
+	if err != nil || version < 0 || version > math.MaxInt32 {
+		return 0, nil, badRequest("binary body: bad version")
+	}
+	b = b[n:]
+	count, n, err := avrox.ReadLong(b)
+	if err != nil || count < 0 || count > int64(len(b)) { // every key takes a byte at least
+		return 0, nil, badRequest("binary body: bad key count")
+	}
+	b = b[n:]
+	if count > int64(maxKeys) {
+		return 0, nil, &httpError{code: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("batch of %d keys exceeds the limit of %d keys (maxBatchKeys); split the batch", count, maxKeys)}
+	}
+	keys = make([][]byte, count)
+	for i := range keys {
+		l, n, err := avrox.ReadLong(b)
+		if err != nil || l < 0 || l > int64(len(b)-n) {
+			return 0, nil, badRequest("binary body: key %d: bad length", i)
+		}
+		keys[i] = b[n : n+int(l) : n+int(l)]
+		b = b[n+int(l):]
+	}
+	if len(b) != 0 {
+		return 0, nil, badRequest("binary body: %d bytes after the last key", len(b))
+	}
+	return version, keys, nil
+}
+
+// batchRead reads the keys of a batch request and writes the answer; raw
+// holds the request's JSON keys for error messages (nil for binary
+// requests).
+func (h *HTTPHandler) batchRead(w http.ResponseWriter, r *http.Request, spec VersionSpec, f format, keys [][]byte, parts []int32, raw []json.RawMessage) (code, found, nkeys int) {
+	n := len(keys)
+	var herr *httpError
 	checked := map[int32]bool{}
 	for _, p := range parts {
 		if checked[p] {
@@ -734,7 +820,11 @@ func (h *HTTPHandler) batchGet(w http.ResponseWriter, r *http.Request) (code, fo
 		b = append(b, `{"key":`...)
 		var err error
 		if b, err = keycodec.AppendJSON(b, spec.KeySchema, keys[i]); err != nil {
-			return h.fail(w, r, badRequest("keys[%d] %s: %v", i, oneKey(req.Keys[i]), err)), 0, n
+			k := base64.RawURLEncoding.EncodeToString(keys[i])
+			if raw != nil {
+				k = oneKey(raw[i])
+			}
+			return h.fail(w, r, badRequest("keys[%d] %s: %v", i, k, err)), 0, n
 		}
 		b = append(b, `,"found":`...)
 		b = strconv.AppendBool(b, oks[i])

@@ -552,6 +552,18 @@ func TestHTTPBatchParallel(t *testing.T) {
 	js, _ := json.Marshal(map[string]any{"keys": keys})
 	a := httpDo(t, "POST", base+"/v1/stores/users/batch-get?format=avro", js)
 	wantCode(t, a, http.StatusOK)
+
+	// The binary request of the same keys gets the same answer.
+	bin := avrox.AppendLong(nil, 0) // the current version
+	bin = avrox.AppendLong(bin, int64(len(keys)))
+	for _, k := range keys {
+		bin = avrox.AppendBytes(bin, []byte(k)) // a "string" key serializes as its bytes
+	}
+	ab := httpDo(t, "POST", base+"/v1/stores/users/batch-get?format=avro", bin, "Content-Type", ContentTypeKeys)
+	wantCode(t, ab, http.StatusOK)
+	if !bytes.Equal(ab.body, a.body) {
+		t.Fatal("binary and JSON requests of the same keys answer differently")
+	}
 	b := a.body
 	_, n1, _ := avrox.ReadLong(b)
 	cnt, n2, _ := avrox.ReadLong(b[n1:])
@@ -575,6 +587,47 @@ func TestHTTPBatchParallel(t *testing.T) {
 			}
 			b = b[l:]
 		}
+	}
+}
+
+func TestHTTPBatchBinaryRequestErrors(t *testing.T) {
+	env := kafkatest.New(t)
+	users := newHTTPPush(t, env, "users", `"string"`, 1)
+	users.put(t, "a", profile(1))
+	users.endOfPush(t)
+	s := startServer(t, env.Brokers(), t.TempDir())
+	_, base := httpFront(t, s, HTTPOptions{MaxBatchKeys: 3, MaxBodyBytes: 64})
+	hostAll(t, s, users.spec(t))
+	s.SetCurrentVersion("users", 1)
+	waitFor(t, time.Minute, "ready", func() bool { return allReady(s, 1) })
+
+	long := func(vs ...int64) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = avrox.AppendLong(b, v)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		body []byte
+		code int
+		want []string
+	}{
+		{"ok", append(long(0, 2), avrox.AppendBytes(avrox.AppendBytes(nil, []byte("a")), []byte("zz"))...), 200, nil},
+		{"empty body", nil, 400, []string{"bad version"}},
+		{"negative version", long(-1, 0), 400, []string{"bad version"}},
+		{"unknown version", long(9, 0), 404, []string{"no version 9"}},
+		{"count beyond the body", long(0, 50), 400, []string{"bad key count"}},
+		{"too many keys", append(long(0, 4), []byte{0, 0, 0, 0}...), 413, []string{"4 keys", "limit of 3", "maxBatchKeys"}},
+		{"key longer than the body", append(long(0, 1), long(20)...), 400, []string{"key 0", "bad length"}},
+		{"trailing bytes", append(append(long(0, 1), avrox.AppendBytes(nil, []byte("a"))...), 7), 400, []string{"after the last key"}},
+		{"over the body limit", append(long(0, 1), avrox.AppendBytes(nil, bytes.Repeat([]byte("k"), 100))...), 413, []string{"maxBodyBytes"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := httpDo(t, "POST", base+"/v1/stores/users/batch-get?format=avro", tc.body, "Content-Type", ContentTypeKeys)
+			wantCode(t, a, tc.code, tc.want...)
+		})
 	}
 }
 

@@ -8,7 +8,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -99,23 +98,19 @@ func BenchmarkGet(b *testing.B) {
 func BenchmarkBatchGet5000(b *testing.B) {
 	f := newReadBenchFixture(b)
 	rng := rand.New(rand.NewPCG(3, 3))
-	bodies := make([][]byte, 64)
+	bodies := make([][]byte, 64) // the binary request the Go client sends
 	for i := range bodies {
-		var body []byte
-		body = append(body, `{"keyEncoding":"base64","keys":[`...)
-		for j := range 5000 {
-			if j > 0 {
-				body = append(body, ',')
-			}
-			body = append(body, '"')
-			body = base64.RawURLEncoding.AppendEncode(body, f.keys[rng.IntN(len(f.keys))])
-			body = append(body, '"')
+		body := avrox.AppendLong(nil, 0)
+		body = avrox.AppendLong(body, 5000)
+		for range 5000 {
+			body = avrox.AppendBytes(body, f.keys[rng.IntN(len(f.keys))])
 		}
-		bodies[i] = append(body, "]}"...)
+		bodies[i] = body
 	}
 	b.ResetTimer()
 	for i := range b.N {
 		req := httptest.NewRequest(http.MethodPost, "/v1/stores/reads/batch-get?format=avro", bytes.NewReader(bodies[i%len(bodies)]))
+		req.Header.Set("Content-Type", ContentTypeKeys)
 		rec := httptest.NewRecorder()
 		f.h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
