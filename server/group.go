@@ -124,6 +124,13 @@ func (s *Server) runPlacement(ctx context.Context) error {
 		kgo.Balancers(bal),
 		kgo.ConsumeTopics(s.cfg.PlacementTopic),
 		kgo.SessionTimeout(s.cfg.SessionTimeout),
+		// Members revoke and consume nothing, so a rebalance needs only a
+		// round trip. The default (60s) let a member that died while
+		// joining stall placement for minutes on kfake, which never
+		// expires such a member by its session and re-arms the rebalance
+		// deadline on every join (reliability/crash found it: kill -9
+		// during a rejoin left a region without leaders).
+		kgo.RebalanceTimeout(s.cfg.SessionTimeout),
 		kgo.DisableAutoCommit(),
 	}, s.cfg.KafkaOpts...)
 	cl, err := kgo.NewClient(opts...)
