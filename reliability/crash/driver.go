@@ -31,6 +31,7 @@ import (
 	"github.com/rialtodb/rialto/partialupdate"
 	"github.com/rialtodb/rialto/push"
 	"github.com/rialtodb/rialto/server"
+	"github.com/rialtodb/rialto/server/placement"
 	"github.com/rialtodb/rialto/writer"
 )
 
@@ -724,7 +725,7 @@ func (r *run) catchUp(ctx context.Context, targets offsets) error {
 		}
 		if time.Since(lastLog) > 10*time.Second {
 			lastLog = time.Now()
-			r.log("catching up: %s", strings.Join(lagging, "; "))
+			r.log("catching up: %s; %s", strings.Join(lagging, "; "), r.groups())
 		}
 		select {
 		case <-ctx.Done():
@@ -732,10 +733,51 @@ func (r *run) catchUp(ctx context.Context, targets offsets) error {
 			for _, p := range r.allServers() {
 				tails = append(tails, fmt.Sprintf("--- %s (%s):\n%s", p.name, p.log, p.logTail(15)))
 			}
-			return fmt.Errorf("not every region caught up within %s: %s\n%s", r.cfg.CatchUpTimeout, strings.Join(lagging, "; "), strings.Join(tails, "\n"))
+			return fmt.Errorf("not every region caught up within %s: %s; %s\n%s", r.cfg.CatchUpTimeout, strings.Join(lagging, "; "), r.groups(), strings.Join(tails, "\n"))
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// groups describes each region's placement group: its state and which
+// servers are members (a member that never rejoins stalls placement).
+func (r *run) groups() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var out []string
+	for _, reg := range r.regions {
+		out = append(out, reg.name+" "+describeGroup(ctx, reg.brokers, r.names.serverGroup))
+	}
+	return strings.Join(out, "; ")
+}
+
+func describeGroup(ctx context.Context, brokers []string, group string) string {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err.Error()
+	}
+	defer cl.Close()
+	gs, err := kadm.NewClient(cl).DescribeGroups(ctx, group)
+	if err == nil {
+		err = gs.Error()
+	}
+	if err != nil {
+		return fmt.Sprintf("group %s: %v", group, err)
+	}
+	var b strings.Builder
+	for _, g := range gs {
+		fmt.Fprintf(&b, "group %s %s, members:", group, g.State)
+		for _, m := range g.Members {
+			id := "?"
+			if raw, ok := m.Join.Raw(); ok {
+				if pm, err := placement.DecodeMember(raw); err == nil {
+					id = pm.ID
+				}
+			}
+			fmt.Fprintf(&b, " %s(%s)", id, m.MemberID)
+		}
+	}
+	return b.String()
 }
 
 // replayed says why a replica has not applied every write yet, or "".
