@@ -71,13 +71,18 @@ func (s *Server) SetCatalog(revision int64, entries ...CatalogEntry) error {
 	return nil
 }
 
-// placementState is the server's side of the placement group.
+// placementState is the server's side of the placement group. Lock order:
+// mu, then the Server's mu (reconcile calls Lead under mu).
 type placementState struct {
 	mu      sync.Mutex
 	catalog catalog
 	plan    *placement.Plan
-	client  *kgo.Client
-	wake    chan struct{}
+	// suspended is set from the moment a rebalance starts or the group
+	// membership is lost until the next plan arrives: this server leads
+	// nothing meanwhile.
+	suspended bool
+	client    *kgo.Client
+	wake      chan struct{}
 }
 
 func (p *placementState) kick() {
@@ -113,10 +118,19 @@ func (s *Server) runPlacement(ctx context.Context) error {
 	}
 	bal := &placementBalancer{self: s.member, onPlan: func(p placement.Plan) {
 		s.pl.mu.Lock()
-		s.pl.plan = &p
+		s.pl.plan, s.pl.suspended = &p, false
 		s.pl.mu.Unlock()
 		s.pl.kick()
 	}}
+	// Leadership is exercised only under the plan of the group's current
+	// generation. The group is eager: every member revokes before it
+	// rejoins, so a leader stops before any new plan can name another
+	// leader; a member that finds it lost its membership stops at once.
+	// Without this, a server left out of a generation (slow to rejoin, or
+	// expired while alive) kept leading under its old plan while the new
+	// plan's leader started too: two leaders produced into one version
+	// topic and the replicas diverged (reliability/crash, long variant).
+	stop := func(context.Context, *kgo.Client, map[string][]int32) { s.stopLeading() }
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.ConsumerGroup(s.cfg.Group),
@@ -124,13 +138,16 @@ func (s *Server) runPlacement(ctx context.Context) error {
 		kgo.Balancers(bal),
 		kgo.ConsumeTopics(s.cfg.PlacementTopic),
 		kgo.SessionTimeout(s.cfg.SessionTimeout),
-		// Members revoke and consume nothing, so a rebalance needs only a
-		// round trip. The default (60s) let a member that died while
-		// joining stall placement for minutes on kfake, which never
-		// expires such a member by its session and re-arms the rebalance
-		// deadline on every join (reliability/crash found it: kill -9
-		// during a rejoin left a region without leaders).
-		kgo.RebalanceTimeout(s.cfg.SessionTimeout),
+		// A member only has to stop its leaders (stopLeading) before it
+		// rejoins. The default (60s) let a member that died while joining
+		// stall placement for minutes on kfake, which never expires such a
+		// member by its session and re-arms the rebalance deadline on
+		// every join (reliability/crash: kill -9 during a rejoin left a
+		// region without leaders); twice the session timeout bounds that
+		// and still leaves the leaders time to stop.
+		kgo.RebalanceTimeout(2 * s.cfg.SessionTimeout),
+		kgo.OnPartitionsRevoked(stop),
+		kgo.OnPartitionsLost(stop),
 		kgo.DisableAutoCommit(),
 	}, s.cfg.KafkaOpts...)
 	cl, err := kgo.NewClient(opts...)
@@ -166,13 +183,41 @@ func (s *Server) runPlacement(ctx context.Context) error {
 	}
 }
 
+// stopLeading suspends the plan until the next one arrives and stops
+// every leader of this server; the partitions stay hosted as followers.
+func (s *Server) stopLeading() {
+	s.pl.mu.Lock()
+	s.pl.suspended = true
+	s.pl.mu.Unlock()
+	var led []storage.PartitionID
+	s.mu.Lock()
+	for k, hv := range s.versions {
+		for p := range hv.leaders {
+			led = append(led, storage.PartitionID{Store: k.store, Version: k.version, Partition: p})
+		}
+	}
+	s.mu.Unlock()
+	// In parallel: the member rejoins (and the rebalance waits) only
+	// once every leader has stopped.
+	var wg sync.WaitGroup
+	for _, id := range led {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Unlead(id.Store, id.Version, id.Partition)
+		}()
+	}
+	wg.Wait()
+}
+
 // reconcile makes hosting and leadership match the last plan.
 func (s *Server) reconcile(ctx context.Context) {
 	s.pl.mu.Lock()
 	plan := s.pl.plan
 	cat := s.pl.catalog
+	suspended := s.pl.suspended
 	s.pl.mu.Unlock()
-	if plan == nil {
+	if plan == nil || suspended {
 		return
 	}
 	want := map[storage.PartitionID]bool{} // → leader
@@ -198,7 +243,15 @@ func (s *Server) reconcile(ctx context.Context) {
 			continue
 		}
 		if lead && e.Spec.Schemas != nil {
-			if err := s.Lead(id.Store, id.Version, id.Partition); err != nil {
+			// Lead only while this plan is still the current one and not
+			// suspended: stopLeading may have run since reconcile began.
+			s.pl.mu.Lock()
+			var err error
+			if s.pl.plan == plan && !s.pl.suspended {
+				err = s.Lead(id.Store, id.Version, id.Partition)
+			}
+			s.pl.mu.Unlock()
+			if err != nil {
 				s.log.Error("cannot lead a placed partition", "partition", id.String(), "err", err)
 			}
 		} else if !lead {
