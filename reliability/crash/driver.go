@@ -149,6 +149,9 @@ type Report struct {
 	// Faults totals the servers' data integrity counters (by kind) at the
 	// end; duplicates are expected after a crash, other kinds are not.
 	Faults map[string]int64
+	// Overlaps lists, per region, version-topic ranges where two leaders
+	// of one partition produced at once: the usual cause of mismatches.
+	Overlaps []string
 	// Phase durations.
 	Setup, Write, CatchUp, Verify, Total time.Duration
 }
@@ -186,6 +189,9 @@ func (r *Report) Summary() string {
 		}
 		sort.Strings(kinds)
 		fmt.Fprintf(&b, "integrity counters at the end: %s\n", strings.Join(kinds, " "))
+	}
+	for _, o := range r.Overlaps {
+		fmt.Fprintf(&b, "two leaders at once: %s\n", o)
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(&b, "PROBLEM: %s\n", p)
@@ -285,6 +291,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.rep.Verify = time.Since(t)
 	if err != nil {
 		r.rep.Problems = append(r.rep.Problems, err.Error())
+	}
+	for _, reg := range r.regions {
+		topic := fmt.Sprintf("%s_v%d", r.store.Name, r.store.CurrentVersion)
+		for _, v := range r.store.Versions {
+			if v.Number == r.store.CurrentVersion && v.Topic != "" {
+				topic = v.Topic
+			}
+		}
+		found, err := leaderOverlaps(ctx, reg.brokers, topic, r.cfg.Partitions)
+		if err != nil {
+			r.log("%s: scanning %s for leader overlaps: %v", reg.name, topic, err)
+		}
+		for _, f := range found {
+			r.rep.Overlaps = append(r.rep.Overlaps, reg.name+" "+f)
+		}
 	}
 	return r.rep, nil
 }
@@ -682,19 +703,19 @@ func (r *run) catchUp(ctx context.Context, targets offsets) error {
 		var lagging []string
 		faults := map[string]int64{}
 		for _, reg := range r.regions {
-			ready := make([]int, r.cfg.Partitions)
-			var behind []string
+			byPart := make([][]replicaStatus, r.cfg.Partitions)
+			var unreachable []string
 			for _, p := range reg.servers {
 				st, err := status(ctx, p.addr)
 				if err != nil {
-					behind = append(behind, fmt.Sprintf("%s: %v", p.name, err))
+					unreachable = append(unreachable, fmt.Sprintf("%s: %v", p.name, err))
 					continue
 				}
 				for _, ps := range st.Partitions {
 					for k, n := range ps.Faults {
 						faults[k] += n
 					}
-					if ps.Store != r.store.Name || ps.Version != v {
+					if ps.Store != r.store.Name || ps.Version != v || ps.Partition < 0 || ps.Partition >= r.cfg.Partitions {
 						continue
 					}
 					if ps.Failed != "" {
@@ -703,20 +724,17 @@ func (r *run) catchUp(ctx context.Context, targets offsets) error {
 					if ps.Skipped > 0 {
 						skipped[fmt.Sprintf("%s: %s v%d partition %d", p.name, ps.Store, ps.Version, ps.Partition)] = ps.Skipped
 					}
-					if why := replayed(ps, targets); why != "" {
-						behind = append(behind, fmt.Sprintf("%s p%d %s", p.name, ps.Partition, why))
-						continue
-					}
-					ready[ps.Partition]++
+					byPart[ps.Partition] = append(byPart[ps.Partition], replicaStatus{p.name, ps})
 				}
 			}
-			for p, n := range ready {
-				if n < want {
-					lagging = append(lagging, fmt.Sprintf("%s partition %d: %d of %d replicas caught up", reg.name, p, n, want))
+			n := len(lagging)
+			for part, reps := range byPart {
+				if why := caughtUp(reps, targets, want); why != "" {
+					lagging = append(lagging, fmt.Sprintf("%s partition %d: %s", reg.name, part, why))
 				}
 			}
-			if len(lagging) > 0 {
-				lagging = append(lagging, behind...)
+			if len(lagging) > n {
+				lagging = append(lagging, unreachable...)
 			}
 		}
 		if len(lagging) == 0 {
@@ -780,7 +798,58 @@ func describeGroup(ctx context.Context, brokers []string, group string) string {
 	return b.String()
 }
 
-// replayed says why a replica has not applied every write yet, or "".
+// replicaStatus is one server's replica of a partition.
+type replicaStatus struct {
+	server string
+	ps     server.PartitionStatus
+}
+
+// caughtUp says why a partition's replicas have not all applied every
+// write yet, or "". The leader must have replayed every region's RT
+// partition past the last acknowledged write; the followers must have
+// applied the version topic up to the leader's position. Followers learn
+// upstream offsets only from the leader footers of what it produced, and
+// a write the leader ignores (an older write losing to a newer one from
+// the other region) produces nothing, so a follower's upstream offset may
+// rightly stay short of the RT end.
+func caughtUp(reps []replicaStatus, targets offsets, want int) string {
+	var leaders []replicaStatus
+	for _, r := range reps {
+		if r.ps.Leader {
+			leaders = append(leaders, r)
+		}
+	}
+	switch {
+	case len(leaders) == 0:
+		return fmt.Sprintf("no leader among %d replicas", len(reps))
+	case len(leaders) > 1:
+		return fmt.Sprintf("%d leaders", len(leaders))
+	}
+	l := leaders[0]
+	if why := replayed(l.ps, targets); why != "" {
+		return fmt.Sprintf("leader %s %s", l.server, why)
+	}
+	done := 0
+	var behind []string
+	for _, r := range reps {
+		switch {
+		case r.ps.Leader:
+			done++
+		case !r.ps.ReadyToServe:
+			behind = append(behind, r.server+" not ready to serve")
+		case r.ps.Offset < l.ps.Offset:
+			behind = append(behind, fmt.Sprintf("%s at version-topic offset %d of the leader's %d", r.server, r.ps.Offset, l.ps.Offset))
+		default:
+			done++
+		}
+	}
+	if done < want {
+		return fmt.Sprintf("%d of %d replicas caught up (%s)", done, want, strings.Join(behind, ", "))
+	}
+	return ""
+}
+
+// replayed says why a leader has not replayed every write yet, or "".
 func replayed(ps server.PartitionStatus, targets offsets) string {
 	if !ps.ReadyToServe {
 		return "not ready to serve"
