@@ -34,6 +34,7 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
+	loadAtStart := loadAverage()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
@@ -78,6 +79,8 @@ func main() {
 	fmt.Fprintf(&b, "- date: %s\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "- machine: %s, %d cores, %s %s/%s\n", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(&b, "- commit: %s\n", gitCommit())
+	// Other work on the machine skews every figure; say how busy it was.
+	fmt.Fprintf(&b, "- load average (1 min) at start / end: %s / %s\n", loadAtStart, loadAverage())
 	if *quick {
 		fmt.Fprintf(&b, "- mode: **quick** (smoke-sized; ratios indicative only)\n")
 	}
@@ -168,4 +171,17 @@ func gitCommit() string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// loadAverage is the machine's one-minute load average, or "?" where
+// /proc/loadavg does not exist.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
