@@ -184,7 +184,7 @@ func (s *Server) runPlacement(ctx context.Context) error {
 }
 
 // stopLeading suspends the plan until the next one arrives and stops
-// every leader of this server; the partitions stay hosted as followers.
+// every leader the plan started; the partitions stay hosted as followers.
 func (s *Server) stopLeading() {
 	s.pl.mu.Lock()
 	s.pl.suspended = true
@@ -192,8 +192,10 @@ func (s *Server) stopLeading() {
 	var led []storage.PartitionID
 	s.mu.Lock()
 	for k, hv := range s.versions {
-		for p := range hv.leaders {
-			led = append(led, storage.PartitionID{Store: k.store, Version: k.version, Partition: p})
+		for p, h := range hv.leaders {
+			if h.placed { // leaders started by hand (Lead) are not the plan's to stop
+				led = append(led, storage.PartitionID{Store: k.store, Version: k.version, Partition: p})
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -248,7 +250,7 @@ func (s *Server) reconcile(ctx context.Context) {
 			s.pl.mu.Lock()
 			var err error
 			if s.pl.plan == plan && !s.pl.suspended {
-				err = s.Lead(id.Store, id.Version, id.Partition)
+				err = s.lead(id.Store, id.Version, id.Partition, true)
 			}
 			s.pl.mu.Unlock()
 			if err != nil {

@@ -204,6 +204,7 @@ type hostedVersion struct {
 type leaderHandle struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	placed bool // started by the placement plan (reconcile), not by Lead
 }
 
 func (h *leaderHandle) stop() {
@@ -368,6 +369,12 @@ func (s *Server) Close() error {
 // the version. A leader that fails restarts from its checkpoint after a
 // short pause.
 func (s *Server) Lead(store string, version, partition int32) error {
+	return s.lead(store, version, partition, false)
+}
+
+// lead is Lead; placed marks a leader the placement plan asked for, which
+// stopLeading stops when the plan is suspended.
+func (s *Server) lead(store string, version, partition int32, placed bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -392,7 +399,7 @@ func (s *Server) Lead(store string, version, partition int32) error {
 		m = cm
 	}
 	ctx, cancel := context.WithCancel(s.life)
-	h := &leaderHandle{cancel: cancel, done: make(chan struct{})}
+	h := &leaderHandle{cancel: cancel, done: make(chan struct{}), placed: placed}
 	hv.leaders[partition] = h
 	id := storage.PartitionID{Store: store, Version: version, Partition: partition}
 	task := &leaderTask{s: s, spec: hv.spec, id: id, stats: hv.parts[partition], merger: m, log: s.log.With("partition", id.String(), "role", "leader")}
