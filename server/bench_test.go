@@ -57,15 +57,17 @@ func (a benchAck) cb(_ writer.Result, err error) {
 	}
 }
 
-// BenchmarkVersionIngest: 500 000 puts of 100 B (random key order) in a
-// version topic, ingested by a server hosting its 8 partitions.
-func BenchmarkVersionIngest(b *testing.B) {
-	const n = 500_000
-	const schema = `{"type":"record","name":"Row","fields":[{"name":"b","type":"bytes","default":""}]}`
+// benchRowSchema is a record with one bytes field; a 98-byte payload
+// encodes as a 100-byte value.
+const benchRowSchema = `{"type":"record","name":"Row","fields":[{"name":"b","type":"bytes","default":""}]}`
+
+// benchPushRows writes a version topic of n puts of 100 B (keys
+// "member-%09d" in random order, raw bytes as a "string" key serializes)
+// and returns the version's spec for store and the keys by index.
+func benchPushRows(b *testing.B, env *kafkatest.Env, store string, n int) (VersionSpec, [][]byte) {
 	ctx := context.Background()
-	env := benchEnv(b)
 	vt := env.Topic(b, benchPartitions, nil)
-	schemas, err := writer.NewStaticSchemas(`"string"`, schema)
+	schemas, err := writer.NewStaticSchemas(`"string"`, benchRowSchema)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,11 +80,13 @@ func BenchmarkVersionIngest(b *testing.B) {
 	}
 	rng := rand.New(rand.NewPCG(1, 1))
 	payload := make([]byte, 98)
+	keys := make([][]byte, n)
 	for _, i := range rng.Perm(n) {
 		for j := range payload {
 			payload[j] = byte(rng.Uint32())
 		}
-		if err := w.PutBytesAsync(ctx, fmt.Appendf(nil, "member-%09d", i), 1, avrox.AppendBytes(nil, payload), benchAck{b}.cb); err != nil {
+		keys[i] = fmt.Appendf(nil, "member-%09d", i)
+		if err := w.PutBytesAsync(ctx, keys[i], 1, avrox.AppendBytes(nil, payload), benchAck{b}.cb); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -92,11 +96,20 @@ func BenchmarkVersionIngest(b *testing.B) {
 	if err := w.Close(ctx); err != nil {
 		b.Fatal(err)
 	}
-	src, err := NewStaticSchemaSource(schema)
+	src, err := NewStaticSchemaSource(benchRowSchema)
 	if err != nil {
 		b.Fatal(err)
 	}
-	spec := VersionSpec{Store: "ingest", Version: 1, Topic: vt, Partitions: benchPartitions, Schemas: src}
+	return VersionSpec{Store: store, Version: 1, Topic: vt, Partitions: benchPartitions, Schemas: src}, keys
+}
+
+// BenchmarkVersionIngest: 500 000 puts of 100 B (random key order) in a
+// version topic, ingested by a server hosting its 8 partitions.
+func BenchmarkVersionIngest(b *testing.B) {
+	const n = 500_000
+	ctx := context.Background()
+	env := benchEnv(b)
+	spec, _ := benchPushRows(b, env, "ingest", n)
 	for range b.N {
 		s := benchServer(b, env.Brokers())
 		b.ResetTimer()

@@ -8,7 +8,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/rialtodb/rialto/internal/avrox"
-	"github.com/rialtodb/rialto/writer"
 )
 
 // readBenchFixture is a server holding 1 M keys of 100 B in 8 partitions,
@@ -28,48 +26,10 @@ type readBenchFixture struct {
 }
 
 func newReadBenchFixture(b *testing.B) *readBenchFixture {
-	const n = 1_000_000
-	const schema = `{"type":"record","name":"Row","fields":[{"name":"b","type":"bytes","default":""}]}`
-	ctx := context.Background()
 	env := benchEnv(b)
-	vt := env.Topic(b, benchPartitions, nil)
-	schemas, err := writer.NewStaticSchemas(`"string"`, schema)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := writer.New(writer.Brokers(env.Brokers()...), writer.Topic(vt), writer.Kind(writer.KindVersion), writer.Schemas(schemas))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := w.StartOfPush(ctx, false); err != nil {
-		b.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, 1))
-	payload := make([]byte, 98)
-	keys := make([][]byte, n)
-	for _, i := range rng.Perm(n) {
-		for j := range payload {
-			payload[j] = byte(rng.Uint32())
-		}
-		// The serialized form of a "string" key: Avro length, then bytes.
-		keys[i] = avrox.AppendString(nil, fmt.Sprintf("member-%09d", i))
-		if err := w.PutBytesAsync(ctx, keys[i], 1, avrox.AppendBytes(nil, payload), benchAck{b}.cb); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := w.EndOfPush(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if err := w.Close(ctx); err != nil {
-		b.Fatal(err)
-	}
-	src, err := NewStaticSchemaSource(schema)
-	if err != nil {
-		b.Fatal(err)
-	}
+	spec, keys := benchPushRows(b, env, "reads", 1_000_000)
 	s := benchServer(b, env.Brokers())
-	spec := VersionSpec{Store: "reads", Version: 1, Topic: vt, Partitions: benchPartitions, Schemas: src}
-	if err := s.Host(ctx, spec, 0, 1, 2, 3, 4, 5, 6, 7); err != nil {
+	if err := s.Host(context.Background(), spec, 0, 1, 2, 3, 4, 5, 6, 7); err != nil {
 		b.Fatal(err)
 	}
 	benchWait(b, 5*time.Minute, "ingested", func() bool { return benchAllReady(s.Status(), benchPartitions) })
