@@ -17,7 +17,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rialtodb/rialto/internal/wire"
 	"github.com/rialtodb/rialto/server"
@@ -241,37 +240,9 @@ func rssPebbleChild(job rssJob, start time.Time, rep *rssReport) error {
 		return err
 	}
 	defer db.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(job.Brokers...), kgo.ConsumeTopics(job.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
-	if err != nil {
+	if err := bareConsumeInto(ctx, db, job.Brokers, job.Topic, job.Total); err != nil {
 		return err
 	}
-	defer cl.Close()
-	b := db.NewBatch()
-	for seen := int64(0); seen < job.Total; {
-		fs := cl.PollRecords(ctx, 10_000)
-		if errs := fs.Errors(); len(errs) > 0 {
-			return errs[0].Err
-		}
-		var ferr error
-		fs.EachRecord(func(r *kgo.Record) {
-			seen++
-			if ferr == nil {
-				if ferr = b.Set(r.Key, r.Value, nil); ferr == nil && b.Count() >= 1000 {
-					ferr = b.Commit(pebble.NoSync)
-					b.Close()
-					b = db.NewBatch()
-				}
-			}
-		})
-		if ferr != nil {
-			return ferr
-		}
-	}
-	if err := b.Commit(pebble.NoSync); err != nil {
-		return err
-	}
-	b.Close()
 	rep.IngestSec = time.Since(start).Seconds()
 	// The bare loop stored the topic's record keys: the data-key kind byte
 	// then the user key.

@@ -413,10 +413,19 @@ func ingestBare(ctx context.Context, env *srvEnv, topic string, total int64, n i
 		return 0, err
 	}
 	defer db.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(env.brokers...), kgo.ConsumeTopics(topic),
+	if err := bareConsumeInto(ctx, db, env.brokers, topic, total); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// bareConsumeInto is the baseline loop: consume total records of topic and
+// write each key and value into db in batches of 1 000, NoSync.
+func bareConsumeInto(ctx context.Context, db *pebble.DB, brokers []string, topic string, total int64) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer cl.Close()
 	b := db.NewBatch()
@@ -424,10 +433,10 @@ func ingestBare(ctx context.Context, env *srvEnv, topic string, total int64, n i
 	for seen < total {
 		fs := cl.PollRecords(ctx, 10_000)
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return ctx.Err()
 		}
 		if errs := fs.Errors(); len(errs) > 0 {
-			return 0, errs[0].Err
+			return errs[0].Err
 		}
 		var ferr error
 		fs.EachRecord(func(r *kgo.Record) {
@@ -442,14 +451,13 @@ func ingestBare(ctx context.Context, env *srvEnv, topic string, total int64, n i
 			}
 		})
 		if ferr != nil {
-			return 0, ferr
+			return ferr
 		}
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
-		return 0, err
+		return err
 	}
-	b.Close()
-	return float64(n) / time.Since(start).Seconds(), nil
+	return b.Close()
 }
 
 type quietPebble struct{}
