@@ -33,7 +33,7 @@ const readsValueSchema = `{"type":"record","name":"Row","fields":[{"name":"b","t
 
 // runReadsBench: a version of N keys (16-B string keys, ~100-B values) is
 // pushed through the writer into an in-process broker with a data
-// directory, ingested by a server (default 64 MiB block cache) and made
+// directory, ingested by a server (default 512 MiB block cache) and made
 // current; the server's HTTP API listens on loopback.
 //
 //   - single get: one goroutine reads random keys one at a time through

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/rialtodb/rialto/internal/wire"
 	"github.com/rialtodb/rialto/server"
+	"github.com/rialtodb/rialto/server/storage"
 	"github.com/rialtodb/rialto/writer"
 )
 
@@ -231,11 +231,7 @@ func rssPebbleChild(job rssJob, start time.Time, rep *rssReport) error {
 	ctx := context.Background()
 	cache := pebble.NewCache(rssCache)
 	defer cache.Unref()
-	opts := &pebble.Options{Cache: cache, Logger: quietPebble{}}
-	for i := range opts.Levels {
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	db, err := pebble.Open(job.Dir, opts)
+	db, err := pebble.Open(job.Dir, storage.PebbleOptions(cache)) // the server's engine settings
 	if err != nil {
 		return err
 	}

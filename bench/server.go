@@ -39,6 +39,7 @@ import (
 	"github.com/rialtodb/rialto/partialupdate"
 	"github.com/rialtodb/rialto/partialupdate/putest"
 	"github.com/rialtodb/rialto/server"
+	"github.com/rialtodb/rialto/server/storage"
 	"github.com/rialtodb/rialto/writer"
 )
 
@@ -408,7 +409,7 @@ func ingestBare(ctx context.Context, env *srvEnv, topic string, total int64, n i
 	cache := pebble.NewCache(64 << 20)
 	defer cache.Unref()
 	start := time.Now()
-	db, err := pebble.Open(dir, &pebble.Options{Cache: cache, Logger: quietPebble{}})
+	db, err := pebble.Open(dir, storage.PebbleOptions(cache)) // the server's engine settings
 	if err != nil {
 		return 0, err
 	}
@@ -458,15 +459,6 @@ func bareConsumeInto(ctx context.Context, db *pebble.DB, brokers []string, topic
 		return err
 	}
 	return b.Close()
-}
-
-type quietPebble struct{}
-
-func (quietPebble) Infof(string, ...any)  {}
-func (quietPebble) Errorf(string, ...any) {}
-func (quietPebble) Fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "pebble: "+format+"\n", args...)
-	os.Exit(1)
 }
 
 // ---------------------------------------------------------------------------

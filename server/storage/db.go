@@ -34,14 +34,7 @@ func Open(dir string, o Options) (*DB, error) {
 		o.CacheSize = 64 << 20
 	}
 	cache := pebble.NewCache(o.CacheSize)
-	popts := &pebble.Options{Cache: cache, Logger: quietLogger{}}
-	// Bloom filters on every level: a leader resolving a write to a key it
-	// has never seen, and a batch read of absent keys, would otherwise
-	// search every level's index (Pebble has no filter by default).
-	for i := range popts.Levels {
-		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	pdb, err := pebble.Open(dir, popts)
+	pdb, err := pebble.Open(dir, PebbleOptions(cache))
 	if err != nil {
 		cache.Unref()
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
@@ -51,6 +44,29 @@ func Open(dir string, o Options) (*DB, error) {
 		wopts = pebble.Sync
 	}
 	return &DB{pdb: pdb, cache: cache, wopts: wopts}, nil
+}
+
+// PebbleOptions are the options storage opens Pebble with (the benchmark
+// harness gives its bare-Pebble baselines the same engine):
+//
+//   - the newest format major version, for columnar sstable blocks: a
+//     seek binary-searches a block's keys instead of scanning a restart
+//     interval, which made a 5 000-key batch read (1 M keys, cached) ~25 %
+//     faster than row blocks (an existing directory is upgraded on open;
+//     older Rialto builds cannot open it afterwards);
+//   - 16 KiB data blocks (Pebble's default is 4 KiB): with columnar blocks
+//     the larger block costs a point read little and halves a batch read's
+//     block lookups; ingestion speed did not change;
+//   - bloom filters on every level: a leader resolving a write to a key it
+//     has never seen, and a batch read of absent keys, would otherwise
+//     search every level's index (Pebble has no filter by default).
+func PebbleOptions(cache *pebble.Cache) *pebble.Options {
+	o := &pebble.Options{Cache: cache, Logger: quietLogger{}, FormatMajorVersion: pebble.FormatNewest}
+	for i := range o.Levels {
+		o.Levels[i].BlockSize = 16 << 10
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	return o
 }
 
 // Close closes the database. It is safe to call twice.
