@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hamba/avro/v2"
@@ -769,7 +770,9 @@ func (h *HTTPHandler) batchRead(w http.ResponseWriter, r *http.Request, spec Ver
 
 	vals := make([]Value, n)
 	oks := make([]bool, n)
-	if err := h.readAll(spec, keys, parts, vals, oks); err != nil {
+	release, err := h.readAll(spec, keys, parts, vals, oks)
+	defer release() // vals alias pooled arenas until the answer is written
+	if err != nil {
 		return h.fail(w, r, h.readError(spec, err)), 0, n
 	}
 	for _, ok := range oks {
@@ -783,8 +786,9 @@ func (h *HTTPHandler) batchRead(w http.ResponseWriter, r *http.Request, spec Ver
 		for i := range vals {
 			size += 1 + 15 + len(vals[i].Bytes)
 		}
-		b := make([]byte, 0, size)
-		b = avrox.AppendLong(b, int64(spec.Version))
+		bp := takeAnswerBuf(size)
+		defer answerBufs.Put(bp)
+		b := avrox.AppendLong(*bp, int64(spec.Version))
 		b = avrox.AppendLong(b, int64(n))
 		for i := range vals {
 			if !oks[i] {
@@ -800,6 +804,7 @@ func (h *HTTPHandler) batchRead(w http.ResponseWriter, r *http.Request, spec Ver
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.WriteHeader(http.StatusOK)
 		w.Write(b)
+		*bp = b[:0]
 		return http.StatusOK, found, n
 	}
 
@@ -807,8 +812,9 @@ func (h *HTTPHandler) batchRead(w http.ResponseWriter, r *http.Request, spec Ver
 	for i := range vals {
 		size += 48 + len(keys[i]) + 2*len(vals[i].Bytes)
 	}
-	b := make([]byte, 0, size)
-	b = append(b, `{"store":`...)
+	bp := takeAnswerBuf(size)
+	defer answerBufs.Put(bp)
+	b := append(*bp, `{"store":`...)
 	b = appendJSONString(b, spec.Store)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, int64(spec.Version), 10)
@@ -840,8 +846,31 @@ func (h *HTTPHandler) batchRead(w http.ResponseWriter, r *http.Request, spec Ver
 	}
 	b = append(b, "]}\n"...)
 	writeJSON(w, http.StatusOK, b)
+	*bp = b[:0]
 	return http.StatusOK, found, n
 }
+
+// answerBufs pools batch answer buffers: a 5 000-key answer is ~600 KB,
+// and allocating it per request kept the garbage collector busy during
+// batch reads.
+var answerBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledAnswer bounds the buffers answerBufs keeps.
+const maxPooledAnswer = 8 << 20
+
+// takeAnswerBuf returns an empty pooled buffer of capacity at least size;
+// put it back in answerBufs.
+func takeAnswerBuf(size int) *[]byte {
+	bp := answerBufs.Get().(*[]byte)
+	if cap(*bp) < size || cap(*bp) > maxPooledAnswer {
+		*bp = make([]byte, 0, size)
+	}
+	*bp = (*bp)[:0]
+	return bp
+}
+
+// arenas pools the storage arenas batch reads copy values into.
+var arenas = sync.Pool{New: func() any { return new(storage.Arena) }}
 
 // oneKey quotes a key from a request for an error message, shortened.
 func oneKey(raw []byte) string {
@@ -854,52 +883,113 @@ func oneKey(raw []byte) string {
 
 // readAll reads every key. Keys are read in storage order (partition,
 // then key bytes), which measured ~10 % faster than request order on 5 000
-// random keys of 1 M (neighbouring keys share index and data blocks);
-// large batches are split into contiguous runs of that order, one
-// goroutine per CPU (the goroutines end before it returns).
-func (h *HTTPHandler) readAll(spec VersionSpec, keys [][]byte, parts []int32, vals []Value, oks []bool) error {
-	order := make([]int, len(keys))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		if parts[a] != parts[b] {
-			return int(parts[a] - parts[b])
-		}
-		return bytes.Compare(keys[a], keys[b])
-	})
-	// order is sorted by (partition, key): each run of one partition is
-	// read with one forward-seeking iterator.
-	read := func(run []int) error {
-		for start := 0; start < len(run); {
-			end := start + 1
-			for end < len(run) && parts[run[end]] == parts[run[start]] {
-				end++
-			}
-			if err := h.s.readSorted(spec.Store, spec.Version, parts[run[start]], keys, run[start:end], vals, oks); err != nil {
-				return err
-			}
-			start = end
-		}
-		return nil
-	}
+// random keys of 1 M (neighbouring keys share index and data blocks). The
+// keys are first grouped by partition (one pass); each group is then
+// sorted and read by one of up to one goroutine per CPU, so the sort runs
+// in parallel too (it was a sixth of a 5 000-key batch when done up
+// front). A group larger than a worker's share is sorted first and split
+// into contiguous runs. The goroutines end before it returns.
+//
+// The values read alias arenas taken from a pool: call release once they
+// are no longer used (also after an error).
+func (h *HTTPHandler) readAll(spec VersionSpec, keys [][]byte, parts []int32, vals []Value, oks []bool) (release func(), err error) {
+	runs := groupByPartition(parts)
 	workers := min(runtime.GOMAXPROCS(0), len(keys)/max(1, h.opts.ParallelBatchKeys/2))
 	if len(keys) < h.opts.ParallelBatchKeys || workers < 2 {
-		return read(order)
+		workers = 1
 	}
+	used := make([]*storage.Arena, workers)
+	for i := range used {
+		used[i] = arenas.Get().(*storage.Arena)
+	}
+	release = func() {
+		for _, a := range used {
+			a.Reset()
+			arenas.Put(a)
+		}
+	}
+	byKey := func(a, b int) int { return bytes.Compare(keys[a], keys[b]) }
+	if share := (len(keys) + workers - 1) / workers; workers > 1 {
+		var split [][]int
+		for _, run := range runs {
+			if len(run) <= share {
+				split = append(split, run)
+				continue
+			}
+			slices.SortFunc(run, byKey)
+			for len(run) > 0 {
+				n := min(len(run), share)
+				split = append(split, run[:n:n])
+				run = run[n:]
+			}
+		}
+		runs = split
+	}
+	read := func(run []int, arena *storage.Arena) error {
+		if !slices.IsSortedFunc(run, byKey) {
+			slices.SortFunc(run, byKey)
+		}
+		return h.s.readSorted(spec.Store, spec.Version, parts[run[0]], keys, run, vals, oks, arena)
+	}
+	if workers == 1 {
+		for _, run := range runs {
+			if err := read(run, used[0]); err != nil {
+				return release, err
+			}
+		}
+		return release, nil
+	}
+	// Workers take the next run until none is left: partitions of unequal
+	// size still keep every CPU busy.
+	var next atomic.Int64
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
-	per := (len(order) + workers - 1) / workers
 	for wi := range workers {
-		run := order[wi*per : min(len(order), (wi+1)*per)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[wi] = read(run)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(runs) {
+					return
+				}
+				if err := read(runs[i], used[wi]); err != nil {
+					errs[wi] = err
+					return
+				}
+			}
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return release, errors.Join(errs...)
+}
+
+// groupByPartition returns the positions of parts grouped by partition,
+// in request order within a group; the groups share one backing array.
+func groupByPartition(parts []int32) [][]int {
+	first := map[int32]int{} // partition → group index
+	var counts []int
+	for _, p := range parts {
+		g, ok := first[p]
+		if !ok {
+			g = len(counts)
+			first[p] = g
+			counts = append(counts, 0)
+		}
+		counts[g]++
+	}
+	all := make([]int, len(parts))
+	runs := make([][]int, len(counts))
+	off := 0
+	for g, c := range counts {
+		runs[g] = all[off : off : off+c]
+		off += c
+	}
+	for i, p := range parts {
+		g := first[p]
+		runs[g] = append(runs[g], i)
+	}
+	return runs
 }
 
 // StatusResponse is the body of GET /v1/status.

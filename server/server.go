@@ -620,8 +620,9 @@ func (s *Server) decodeValue(id storage.PartitionID, st *partitionStats, rec sto
 }
 
 // readSorted reads keys[i] for every i of idx, all in one partition and in
-// ascending key order, through one forward-seeking iterator.
-func (s *Server) readSorted(store string, version, partition int32, keys [][]byte, idx []int, vals []Value, oks []bool) error {
+// ascending key order, through one forward-seeking iterator; the values
+// it stores in vals live in arena.
+func (s *Server) readSorted(store string, version, partition int32, keys [][]byte, idx []int, vals []Value, oks []bool, arena *storage.Arena) error {
 	if len(idx) == 0 {
 		return nil
 	}
@@ -632,7 +633,7 @@ func (s *Server) readSorted(store string, version, partition int32, keys [][]byt
 	if id.Partition != partition {
 		return fmt.Errorf("server: key routed to partition %d, read as %d", id.Partition, partition)
 	}
-	r, err := s.db.NewSortedReader(id)
+	r, err := s.db.NewSortedReader(id, arena)
 	if err != nil {
 		return err
 	}

@@ -41,13 +41,20 @@ func appendRecord(dst []byte, r Record) []byte {
 }
 
 func parseRecord(b []byte) (Record, error) {
+	r, err := parseRecordInPlace(b)
+	r.Value = append([]byte(nil), r.Value...)
+	return r, err
+}
+
+// parseRecordInPlace is parseRecord with the value aliasing b.
+func parseRecordInPlace(b []byte) (Record, error) {
 	if len(b) < 5 {
 		return Record{}, fmt.Errorf("%w: %d bytes", ErrCorruptRecord, len(b))
 	}
 	return Record{
 		SchemaID: int32(binary.BigEndian.Uint32(b)),
 		Flags:    Flags(b[4]),
-		Value:    append([]byte(nil), b[5:]...),
+		Value:    b[5:],
 	}, nil
 }
 

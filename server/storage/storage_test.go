@@ -244,7 +244,7 @@ func TestSortedReaderAgreesWithGet(t *testing.T) {
 		}
 		b.Commit()
 	}
-	r, err := db.NewSortedReader(p)
+	r, err := db.NewSortedReader(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
