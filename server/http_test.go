@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -529,9 +530,21 @@ func TestHTTPReads(t *testing.T) {
 
 // TestHTTPBatchParallel reads a batch large enough to be split over
 // goroutines and checks every result lands at its position.
+// TestHTTPBatchParallel reads a batch with one goroutine per CPU (at
+// least two): over three partitions each worker takes whole partitions;
+// over one, the partition's sorted keys are split between the workers.
 func TestHTTPBatchParallel(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
+	for _, partitions := range []int{3, 1} {
+		t.Run(fmt.Sprintf("partitions=%d", partitions), func(t *testing.T) {
+			testHTTPBatchParallel(t, partitions)
+		})
+	}
+}
+
+func testHTTPBatchParallel(t *testing.T, partitions int) {
 	env := kafkatest.New(t)
-	users := newHTTPPush(t, env, "users", `"string"`, 3)
+	users := newHTTPPush(t, env, "users", `"string"`, int32(partitions))
 	const n = 3000
 	for i := range n {
 		if i%7 != 0 {
@@ -543,7 +556,7 @@ func TestHTTPBatchParallel(t *testing.T) {
 	_, base := httpFront(t, s, HTTPOptions{ParallelBatchKeys: 64})
 	hostAll(t, s, users.spec(t))
 	s.SetCurrentVersion("users", 1)
-	waitFor(t, time.Minute, "ready", func() bool { return allReady(s, 3) })
+	waitFor(t, time.Minute, "ready", func() bool { return allReady(s, partitions) })
 
 	keys := make([]string, 0, n+10)
 	for i := n + 9; i >= 0; i-- { // some never written
