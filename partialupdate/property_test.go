@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -13,9 +15,17 @@ import (
 	"github.com/rialtodb/rialto/partialupdate"
 )
 
+// seed is the property tests' random seed: PARTIALUPDATE_SEED when set
+// (to replay a logged failure), else the clock. It is logged either way.
 func seed(t testing.TB) uint64 {
 	s := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", s)
+	if v := os.Getenv("PARTIALUPDATE_SEED"); v != "" {
+		var err error
+		if s, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("PARTIALUPDATE_SEED=%q: %v", v, err)
+		}
+	}
+	t.Logf("seed %d (replay with PARTIALUPDATE_SEED=%d)", s, s)
 	return s
 }
 
