@@ -35,9 +35,13 @@
 //     exception.stacktrace: the Go error's wrap chain). A retriable write
 //     error (Kafka's retriable errors, timeouts) is retried with
 //     exponential back-off from 100 ms up to errors.retry.delay.max.ms for
-//     errors.retry.timeout ms (0, the default: no retry; -1: forever),
-//     then stops the sink. Other errors (authorization, a failed dead
-//     letter) stop it.
+//     errors.retry.timeout ms (-1: forever), then stops the sink naming
+//     the record, with either errors.tolerance (the record is not bad: no
+//     dead letter); with a retry timeout set, the writer's Kafka client
+//     tries a record a few times before it reports the error. With 0, the
+//     default, the sink does not retry: the Kafka client's own retries
+//     go on for ever. Other errors (authorization, a failed dead letter)
+//     stop it.
 //  5. Config. Parse and NewMapper report every problem at once: unknown
 //     keys, bad values, missing required keys, contradictions (topics and
 //     topics.regex; merges in put mode; one source field in two roles; two
@@ -64,7 +68,8 @@
 //	                                     binary, no registry framing), resolved into
 //	                                     the store's key / latest value schema
 //	errors.tolerance                     none (default) | all
-//	errors.retry.timeout                 ms; 0 (default) no retry, -1 forever
+//	errors.retry.timeout                 ms; 0 (default) only the Kafka client's
+//	                                     endless retries, -1 forever
 //	errors.retry.delay.max.ms            default 60000
 //	errors.log.enable                    default false
 //	errors.log.include.messages          default false

@@ -194,8 +194,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Sink, error) {
 			return nil, fmt.Errorf("sink %s: metrics: %w", cfg.Name, err)
 		}
 	}
-	wopts := append([]writer.Opt{writer.Brokers(region.Brokers...), writer.Topic(rt), writer.Kind(writer.KindRT),
-		writer.Schemas(ctl.SchemaProvider(st.Name)), writer.Logger(log)}, o.writerOpts...)
+	wopts := []writer.Opt{writer.Brokers(region.Brokers...), writer.Topic(rt), writer.Kind(writer.KindRT),
+		writer.Schemas(ctl.SchemaProvider(st.Name)), writer.Logger(log)}
+	wopts = append(append(wopts, retryOpts(cfg.RetryTimeout)...), o.writerOpts...)
 	if s.w, err = writer.New(wopts...); err != nil {
 		return nil, fmt.Errorf("sink %s: writer for %s: %w", cfg.Name, rt, err)
 	}
@@ -274,6 +275,28 @@ func secureKafka(ctx context.Context, cfg *Config, o options, clusters ...[]stri
 		}
 	}
 	return o, nil // an unreachable cluster is retried as before
+}
+
+// writerRecordRetries is how often the writer's Kafka client tries a
+// record before it reports a retriable error to the sink's own retries.
+const writerRecordRetries = 3
+
+// retryOpts bound the writer's Kafka client when errors.retry.timeout is
+// set: franz-go retries retriable produce errors forever by default, so
+// the writer would report none and the sink would neither back off nor
+// ever give up (errors.retry.timeout bounded nothing). With 0 the client's
+// unbounded retries stay.
+func retryOpts(timeout time.Duration) []writer.Opt {
+	if timeout == 0 {
+		return nil
+	}
+	kopts := []kgo.Opt{kgo.RecordRetries(writerRecordRetries)}
+	if timeout > 0 {
+		// A backstop for what franz-go does not count as a try (it
+		// allows no less than a second).
+		kopts = append(kopts, kgo.RecordDeliveryTimeout(max(timeout, time.Second)))
+	}
+	return []writer.Opt{writer.KafkaOpts(kopts...)}
 }
 
 func pickRegion(c api.Cluster, want string) (api.Region, error) {
