@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,10 +141,13 @@ func (c *Controller) versionReady(ctx context.Context, s *api.Store, v api.Versi
 }
 
 // monitor swaps pushed versions in once every partition is ready, and
-// puts versions whose ingestion failed in error.
+// puts versions whose ingestion failed in error. Each time this controller
+// becomes the active one it first deletes the topics retired versions
+// left behind.
 func (c *Controller) monitor(ctx context.Context) error {
 	t := time.NewTicker(c.cfg.MonitorInterval)
 	defer t.Stop()
+	swept := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -151,7 +155,15 @@ func (c *Controller) monitor(ctx context.Context) error {
 		case <-t.C:
 		}
 		if !c.leader.Load() {
+			swept = false
 			continue
+		}
+		if !swept {
+			if err := c.deleteRetiredTopics(ctx); err != nil {
+				c.log.Warn("cannot delete the topics of retired versions; retrying", "err", err)
+			} else {
+				swept = true
+			}
 		}
 		names, err := storesWithStatus(c.db.Txn(false), api.StatusPushed)
 		if err != nil {
@@ -161,6 +173,45 @@ func (c *Controller) monitor(ctx context.Context) error {
 			c.checkPush(ctx, name)
 		}
 	}
+}
+
+// deleteRetiredTopics deletes the version topics of retired versions
+// (replaced, killed or failed) that still exist in some region. A version
+// is retired by an admin log record first and its topic deleted after, so
+// a controller that dies in between leaves the topic to the next one.
+func (c *Controller) deleteRetiredTopics(ctx context.Context) error {
+	stores, err := listStores(c.db.Txn(false))
+	if err != nil {
+		return err
+	}
+	retired := map[string]bool{}
+	for _, s := range stores {
+		for _, v := range s.Versions {
+			if v.Role == api.RoleRetired {
+				retired[v.Topic] = true
+			}
+		}
+	}
+	if len(retired) == 0 {
+		return nil
+	}
+	var left []string
+	for _, r := range c.regions {
+		topics, err := r.adm.ListTopics(ctx)
+		if err != nil {
+			return fmt.Errorf("region %s: list topics: %w", r.region.Name, err)
+		}
+		for _, name := range topics.Names() {
+			if retired[name] && !slices.Contains(left, name) {
+				left = append(left, name)
+			}
+		}
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	c.log.Info("deleting the topics of retired versions", "topics", left)
+	return c.deleteTopics(ctx, left...)
 }
 
 func (c *Controller) checkPush(ctx context.Context, name string) {
