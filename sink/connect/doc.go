@@ -21,7 +21,8 @@
 //     converted and written in offset order.
 //  3. Graceful shutdown (ctx cancelled) stops reading, finishes every
 //     record read, waits for the acks (at most DrainTimeout), commits and
-//     returns nil.
+//     returns nil; if acks are still missing after DrainTimeout it commits
+//     what was acknowledged and returns an error, without waiting again.
 //  4. Errors. A record that cannot be converted or written (bad bytes,
 //     wrong types, a field the store lacks, no key, too large) is a data
 //     error: with errors.tolerance=none the sink stops and Run returns a

@@ -43,6 +43,7 @@ type options struct {
 	kafkaOpts  []kgo.Opt
 	crash      <-chan struct{} // test hook: crash when closed
 	crashAfter int64           // test hook: crash when this many writes were acknowledged
+	drain      time.Duration   // test hook: DrainTimeout when > 0
 }
 
 // Logger sets where the sink logs (default: nowhere).
@@ -98,6 +99,8 @@ type Sink struct {
 	writeCancel context.CancelFunc
 	stopping    atomic.Bool // a fatal error or a crash: workers stop taking records
 	crashed     atomic.Bool
+	closing     atomic.Bool // Run drained and committed (or crashed): revocations must not wait
+	drainGaveUp atomic.Bool // Run's drain timed out: close must not wait for those writes again
 	failMu      sync.Mutex
 	failErr     error
 	cancelRun   context.CancelCauseFunc
@@ -489,14 +492,24 @@ poll:
 	if !s.crashed.Load() {
 		// Graceful, or a fatal error: let what was written finish, then
 		// commit what was acknowledged.
-		dctx, dcancel := context.WithTimeout(context.Background(), DrainTimeout)
-		if derr := s.drain(dctx); derr != nil && err == nil {
-			err = fmt.Errorf("sink %s: draining: %w", s.cfg.Name, derr)
+		drainTimeout := DrainTimeout
+		if s.o.drain > 0 {
+			drainTimeout = s.o.drain
 		}
-		if cerr := s.commit(dctx); cerr != nil && err == nil {
-			err = fmt.Errorf("sink %s: final offset commit: %w", s.cfg.Name, cerr)
+		dctx, dcancel := context.WithTimeout(context.Background(), drainTimeout)
+		if derr := s.drain(dctx); derr != nil {
+			s.drainGaveUp.Store(true)
+			if err == nil {
+				err = fmt.Errorf("sink %s: draining: %w", s.cfg.Name, derr)
+			}
 		}
 		dcancel()
+		// A drain that timed out still commits what was acknowledged.
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if cerr := s.commit(cctx); cerr != nil && err == nil {
+			err = fmt.Errorf("sink %s: final offset commit: %w", s.cfg.Name, cerr)
+		}
+		ccancel()
 	}
 	close(commitDone)
 	cwg.Wait()
@@ -546,9 +559,12 @@ func (s *Sink) drain(ctx context.Context) error {
 // close releases the clients; safe to call twice.
 func (s *Sink) close() {
 	s.closeOnce.Do(func() {
+		s.closing.Store(true)
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if s.crashed.Load() {
+		if s.crashed.Load() || s.drainGaveUp.Load() {
+			// Crashed, or the drain gave up: waiting again for the
+			// writes it gave up on would outlast DrainTimeout.
 			cancel()
 		}
 		// Records may have been polled without AllowRebalance: plain Close
@@ -815,6 +831,13 @@ func (s *Sink) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]
 	if s.crashed.Load() {
 		return
 	}
+	if s.closing.Load() {
+		// Leaving the group at close: Run has drained (at most
+		// DrainTimeout) and committed; waiting here again would wait
+		// for ever for writes that never complete.
+		s.forget(revoked)
+		return
+	}
 	if err := s.drain(ctx); err != nil {
 		s.log.Warn("sink: draining before a rebalance", "err", err)
 	}
@@ -827,6 +850,10 @@ func (s *Sink) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]
 // lost forgets partitions without committing: another member owns them.
 func (s *Sink) lost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
 	if s.crashed.Load() {
+		return
+	}
+	if s.closing.Load() {
+		s.forget(lost)
 		return
 	}
 	if err := s.drain(ctx); err != nil {
