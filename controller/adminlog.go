@@ -129,6 +129,7 @@ func (c *Controller) tailAdminLog(ctx context.Context) error {
 			}
 		})
 		fs.EachRecord(func(r *kgo.Record) {
+			defer c.applied.Store(r.Offset + 1)
 			if r.Value == nil {
 				return // compaction tombstone
 			}
@@ -147,8 +148,45 @@ func (c *Controller) tailAdminLog(ctx context.Context) error {
 	return nil
 }
 
+// catchUp waits until the tail has applied every admin log record written
+// so far. A controller elected right after the previous one stopped may not
+// have fetched that one's last changes yet; changing a store from the older
+// copy would reuse a revision, and one of the two changes would be lost.
+func (c *Controller) catchUp(ctx context.Context) error {
+	var end int64
+	for {
+		ends, err := c.local.adm.ListEndOffsets(ctx, c.cfg.AdminTopic)
+		if err == nil {
+			o, ok := ends.Lookup(c.cfg.AdminTopic, 0)
+			if ok && o.Err == nil {
+				end = o.Offset
+				break
+			}
+			err = o.Err
+			if !ok {
+				err = errors.New("no partition 0 in the answer")
+			}
+		}
+		c.log.Warn("admin log end unknown; retrying before leading", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	for c.applied.Load() < end {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
 // elect joins the controller group; the member assigned the admin topic's
-// partition leads. It waits for the admin log replay before leading.
+// partition leads. It waits for the admin log replay, and then for every
+// record written until it was elected, before leading.
 func (c *Controller) elect(ctx context.Context) error {
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(c.local.region.Brokers...),
@@ -161,6 +199,9 @@ func (c *Controller) elect(ctx context.Context) error {
 				select {
 				case <-c.caught:
 				case <-ctx.Done():
+					return
+				}
+				if c.catchUp(ctx) != nil {
 					return
 				}
 				c.leader.Store(true)

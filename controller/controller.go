@@ -148,6 +148,7 @@ type Controller struct {
 	mu       sync.Mutex // serializes metadata changes (leader only)
 	revision atomic.Int64
 	caught   chan struct{} // closed once the admin log was replayed on start
+	applied  atomic.Int64  // the admin log offset the tail applies next
 
 	life    context.Context // ends at Close
 	cancel  context.CancelFunc
