@@ -223,7 +223,14 @@ func (c *Client) ReplayPlan(ctx context.Context, store string) (api.ReplayPlan, 
 }
 
 // CacheTTL is how long SchemaProvider trusts the latest and superset ids.
+// When the controller cannot be reached to refresh them, the provider
+// keeps serving what it has (schemas are never changed or removed, so a
+// stale cache only lags a newly added schema) and tries again a CacheTTL
+// later: writers keep writing while the controller is down.
 const CacheTTL = 5 * time.Second
+
+// cacheTTL is CacheTTL, shortened by tests.
+var cacheTTL = CacheTTL
 
 // SchemaProvider returns the writer's schema provider for one store.
 func (c *Client) SchemaProvider(store string) *Schemas {
@@ -248,15 +255,24 @@ type Schemas struct {
 var _ writer.SchemaProvider = (*Schemas)(nil)
 
 // refresh reloads the store when the cache is stale or an id is unknown.
+// A stale cache whose refresh fails stays in use (see CacheTTL); a forced
+// refresh, for an id the cache lacks, reports the failure.
 func (s *Schemas) refresh(ctx context.Context, force bool) error {
 	s.mu.Lock()
-	fresh := !force && time.Since(s.fetched) < CacheTTL && s.key != nil
+	cached := s.key != nil
+	fresh := !force && time.Since(s.fetched) < cacheTTL && cached
 	s.mu.Unlock()
 	if fresh {
 		return nil
 	}
 	st, err := s.c.Store(ctx, s.store)
 	if err != nil {
+		if !force && cached && !NotFound(err) {
+			s.mu.Lock()
+			s.fetched = time.Now() // try again a TTL later, not on every write
+			s.mu.Unlock()
+			return nil
+		}
 		return err
 	}
 	key, err := avro.Parse(st.KeySchema)
