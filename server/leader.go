@@ -335,6 +335,9 @@ func (l *leaderTask) applyOne(ctx context.Context, b *leaderBatch, r *replica, v
 	case wire.TypeUpdate:
 		w.schemaID, w.updateSchemaID, w.payload = e.Update.SchemaID, e.Update.UpdateSchemaID, e.Update.Update
 	}
+	if w.typ != wire.TypeDelete {
+		l.awaitSchema(ctx, w.schemaID)
+	}
 	cur, err := l.current(b, r, rk.Key)
 	if err != nil {
 		return err
@@ -379,6 +382,27 @@ func (l *leaderTask) applyOne(ctx context.Context, b *leaderBatch, r *replica, v
 	}
 	r.ck.Records++
 	return vtw.PutBytesAsync(ctx, rk.Key, m.schemaID, m.value, ack, opts...)
+}
+
+// schemaSyncTimeout bounds a leader's wait for the admin log to bring a
+// schema id it has not seen.
+const schemaSyncTimeout = 10 * time.Second
+
+// awaitSchema makes sure a write's value schema is known before it is
+// merged: a schema registered just before the write may not have reached
+// this server's copy of the admin log yet, and skipping the write would
+// lose it. An id still unknown once the admin log is applied to its end
+// is left to the merge, which fails and skips the record.
+func (l *leaderTask) awaitSchema(ctx context.Context, id int32) {
+	if l.spec.Schemas == nil {
+		return
+	}
+	if _, err := l.spec.Schemas.ValueSchema(id); err == nil {
+		return
+	}
+	if l.s.syncAdminLog(ctx, schemaSyncTimeout) {
+		l.log.Info("waited for the admin log to register a value schema", "schema", id)
+	}
 }
 
 func (l *leaderTask) skip(region int32, offset int64, err error) {

@@ -5,40 +5,111 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rialtodb/rialto/controller/api"
 )
 
 // storeSchemas is a SchemaSource over a store's registered value schemas.
+// One per store is shared by every version the server hosts of it and
+// grows in place as the admin log registers schemas: a hosted version keeps
+// the spec it was hosted with, and must still read a schema added later.
 type storeSchemas struct {
+	mu    sync.RWMutex
 	byID  map[int32]avro.Schema
 	super int32
 }
 
-func newStoreSchemas(s api.Store) (*storeSchemas, error) {
-	out := &storeSchemas{byID: map[int32]avro.Schema{}, super: s.SupersetID}
-	for _, vs := range s.ValueSchemas {
+// update adds the store's schemas not known yet (a registered schema never
+// changes) and takes its superset id.
+func (s *storeSchemas) update(st api.Store) error {
+	parsed := map[int32]avro.Schema{}
+	s.mu.RLock()
+	for _, vs := range st.ValueSchemas {
+		if s.byID[vs.ID] != nil {
+			continue
+		}
 		sch, err := avro.Parse(vs.Schema)
 		if err != nil {
-			return nil, fmt.Errorf("store %s value schema %d: %w", s.Name, vs.ID, err)
+			s.mu.RUnlock()
+			return fmt.Errorf("store %s value schema %d: %w", st.Name, vs.ID, err)
 		}
-		out.byID[vs.ID] = sch
+		parsed[vs.ID] = sch
 	}
-	return out, nil
+	s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byID == nil {
+		s.byID = map[int32]avro.Schema{}
+	}
+	maps.Copy(s.byID, parsed)
+	s.super = st.SupersetID
+	return nil
 }
 
+// errUnknownSchema is returned for a schema id the server has not seen
+// registered.
+var errUnknownSchema = errors.New("unknown value schema id")
+
 func (s *storeSchemas) ValueSchema(id int32) (avro.Schema, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if sch := s.byID[id]; sch != nil {
 		return sch, nil
 	}
-	return nil, fmt.Errorf("server: unknown value schema id %d", id)
+	return nil, fmt.Errorf("server: %w %d", errUnknownSchema, id)
 }
 
-func (s *storeSchemas) SupersetID() int32 { return s.super }
+func (s *storeSchemas) SupersetID() int32 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.super
+}
+
+// adminLogSync lets a leader that meets a schema id it does not know wait
+// until the server has applied the admin log up to its current end: the
+// controller logs a schema before it acknowledges the registration, so a
+// write in a schema registered before the write was produced is then
+// known. applied is the offset after the last admin record applied.
+type adminLogSync struct {
+	applied atomic.Int64
+	// following is set while followAdminLog runs.
+	following atomic.Bool
+}
+
+// syncAdminLog waits (at most timeout) until the admin log is applied up
+// to the end it has now. It reports false when the server follows no admin
+// log or the wait timed out.
+func (s *Server) syncAdminLog(ctx context.Context, timeout time.Duration) bool {
+	if s.cfg.AdminTopic == "" || !s.admin.following.Load() {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ends, err := kadm.NewClient(s.vt).ListEndOffsets(ctx, s.cfg.AdminTopic)
+	if err != nil {
+		return false
+	}
+	end, ok := ends.Lookup(s.cfg.AdminTopic, 0)
+	if !ok || end.Err != nil {
+		return false
+	}
+	for s.admin.applied.Load() < end.Offset {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return true
+}
 
 // followAdminLog replays the controller's admin log and keeps the server's
 // catalog (what the region's servers must place) and current versions in
@@ -54,17 +125,21 @@ func (s *Server) followAdminLog(ctx context.Context) error {
 		return fmt.Errorf("server: admin log client: %w", err)
 	}
 	defer cl.Close()
+	s.admin.following.Store(true)
+	defer s.admin.following.Store(false)
 	stores := map[string]api.Store{}
 	var revision int64
 	for ctx.Err() == nil {
 		fs := cl.PollFetches(ctx)
 		changed := false
+		var next int64 = -1
 		fs.EachError(func(t string, _ int32, err error) {
 			if !errors.Is(err, context.Canceled) {
 				s.log.Warn("admin log fetch", "topic", t, "err", err)
 			}
 		})
 		fs.EachRecord(func(r *kgo.Record) {
+			next = r.Offset + 1
 			if r.Value == nil {
 				return
 			}
@@ -86,6 +161,9 @@ func (s *Server) followAdminLog(ctx context.Context) error {
 		if changed {
 			s.applyMetadata(revision, stores)
 		}
+		if next >= 0 {
+			s.admin.applied.Store(next)
+		}
 	}
 	return nil
 }
@@ -100,11 +178,15 @@ func (s *Server) applyMetadata(revision int64, stores map[string]api.Store) {
 			s.log.Error("store key schema unreadable; store skipped", "store", st.Name, "err", err)
 			continue
 		}
-		schemas, err := newStoreSchemas(st)
-		if err != nil {
+		schemas := s.storeSchemas[st.Name]
+		if schemas == nil {
+			schemas = &storeSchemas{}
+		}
+		if err := schemas.update(st); err != nil {
 			s.log.Error("store schemas unreadable; store skipped", "store", st.Name, "err", err)
 			continue
 		}
+		s.storeSchemas[st.Name] = schemas
 		for _, v := range st.Versions {
 			switch v.Role {
 			case api.RoleFuture, api.RoleCurrent, api.RoleBackup:
@@ -118,6 +200,11 @@ func (s *Server) applyMetadata(revision int64, stores map[string]api.Store) {
 		}
 		if st.CurrentVersion > 0 {
 			s.SetCurrentVersion(st.Name, st.CurrentVersion)
+		}
+	}
+	for name := range s.storeSchemas {
+		if _, ok := stores[name]; !ok {
+			delete(s.storeSchemas, name)
 		}
 	}
 	s.mu.Lock()

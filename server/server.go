@@ -156,6 +156,12 @@ type Server struct {
 	http    *HTTPHandler
 	ln      net.Listener // nil without HTTPAddr
 
+	// admin tracks how far the admin log is applied; storeSchemas holds
+	// each store's schemas, shared by its hosted versions (both belong to
+	// the admin-log goroutine, storeSchemas exclusively).
+	admin        adminLogSync
+	storeSchemas map[string]*storeSchemas
+
 	mu       sync.RWMutex
 	versions map[versionKey]*hostedVersion
 	current  map[string]int32 // store → version reads go to by default
@@ -258,7 +264,7 @@ func New(cfg Config) (*Server, error) {
 		db.Close()
 		return nil, fmt.Errorf("server: kafka client: %w", err)
 	}
-	s := &Server{cfg: cfg, db: db, vt: vt, log: cfg.Logger, versions: map[versionKey]*hostedVersion{}, current: map[string]int32{}, done: make(chan struct{})}
+	s := &Server{cfg: cfg, db: db, vt: vt, log: cfg.Logger, versions: map[versionKey]*hostedVersion{}, current: map[string]int32{}, storeSchemas: map[string]*storeSchemas{}, done: make(chan struct{})}
 	s.life, s.cancel = context.WithCancel(context.Background())
 	s.pl.wake = make(chan struct{}, 1)
 	s.metrics = NewMetrics(s)
