@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rialtodb/rialto/controller/api"
 	"github.com/rialtodb/rialto/internal/embedkafka/kafkatest"
 )
 
@@ -28,12 +29,14 @@ func TestParseConfig(t *testing.T) {
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
-	c := Config{CacheSize: -1, CompactionLag: -1, SessionTimeout: -1, MaxPollRecords: -1}
+	c := Config{CacheSize: -1, CompactionLag: -1, SessionTimeout: -1, MaxPollRecords: -1,
+		Regions: []api.Region{{ID: 1, Name: "us", Brokers: []string{"k:9092"}}, {ID: 1, Name: "eu"}}}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("invalid config accepted")
 	}
-	for _, want := range []string{"brokers", "dataDir", "cacheSize", "compactionLag", "sessionTimeout", "maxPollRecords"} {
+	for _, want := range []string{"brokers", "dataDir", "cacheSize", "compactionLag", "sessionTimeout", "maxPollRecords",
+		"regions[1]: region id 1 is listed twice", "regions[1] (eu): brokers"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s: %v", want, err)
 		}

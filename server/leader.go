@@ -99,7 +99,7 @@ func (l *leaderTask) run(ctx context.Context) error {
 			start = kgo.NewOffset().At(next)
 		}
 		cl, err := kgo.NewClient(append([]kgo.Opt{
-			kgo.SeedBrokers(src.Brokers...),
+			kgo.SeedBrokers(l.s.regionBrokers(src)...),
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{ts.Topic: {l.id.Partition: start}}),
 			kgo.FetchMaxWait(50 * time.Millisecond),
 			noFetchSessions,
@@ -382,6 +382,18 @@ func (l *leaderTask) applyOne(ctx context.Context, b *leaderBatch, r *replica, v
 	}
 	r.ck.Records++
 	return vtw.PutBytesAsync(ctx, rk.Key, m.schemaID, m.value, ack, opts...)
+}
+
+// regionBrokers is where a leader reads source region src: the brokers
+// the configuration lists for it now, else the ones the topic switch
+// recorded.
+func (s *Server) regionBrokers(src wire.SourceRegion) []string {
+	for _, r := range s.cfg.Regions {
+		if r.ID == src.Region {
+			return r.Brokers
+		}
+	}
+	return src.Brokers
 }
 
 // schemaSyncTimeout bounds a leader's wait for the admin log to bring a

@@ -14,6 +14,7 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/rialtodb/rialto/controller/api"
 	"github.com/rialtodb/rialto/internal/wire"
 	"github.com/rialtodb/rialto/kafkaconn"
 	"github.com/rialtodb/rialto/server/storage"
@@ -28,7 +29,7 @@ type Config struct {
 	DataDir string `json:"dataDir"`
 	// CacheSize is Pebble's block cache in bytes. Default 512 MiB: enough
 	// to keep a few million ~100-B values' blocks hot; a point read from
-	// the cache costs ~4 µs here, from the OS page cache ~7 µs (LIMITS.md).
+	// the cache costs ~4 µs on a 2-core machine, from the OS page cache ~7 µs.
 	CacheSize int64 `json:"cacheSize"`
 	// CompactionLag is the version topics' min.compaction.lag.ms: gaps in
 	// version-topic records older than this are compaction's, not losses.
@@ -58,6 +59,13 @@ type Config struct {
 	// the server follows it to learn which versions to host and which is
 	// current. Empty: the caller uses SetCatalog and SetCurrentVersion.
 	AdminTopic string `json:"adminTopic"`
+	// Regions, when set, say where each region's Kafka is now (id, name
+	// and brokers, as in the controller's configuration). A version
+	// records its source regions' brokers when its replay starts; a
+	// leader reads a region listed here through these brokers instead, so
+	// replay goes on after a region's brokers move (or after `rialto dev`
+	// restarts on new ports). Absent: the recorded brokers.
+	Regions []api.Region `json:"regions"`
 	// Replication is how many servers of the region hold each partition of
 	// versions learned from the admin log. Default 1.
 	Replication int `json:"replication"`
@@ -136,6 +144,16 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPollRecords < 0 {
 		errs = append(errs, fmt.Errorf("maxPollRecords: %d is negative", c.MaxPollRecords))
+	}
+	seen := map[int32]bool{}
+	for i, r := range c.Regions {
+		if seen[r.ID] {
+			errs = append(errs, fmt.Errorf("regions[%d]: region id %d is listed twice", i, r.ID))
+		}
+		seen[r.ID] = true
+		if len(r.Brokers) == 0 {
+			errs = append(errs, fmt.Errorf("regions[%d] (%s): brokers: at least one is required", i, r.Name))
+		}
 	}
 	errs = append(errs, kafkaconn.Problems(c.Kafka.Validate(), func(f string) string { return "kafka." + f })...)
 	return errors.Join(errs...)

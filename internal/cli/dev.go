@@ -299,7 +299,10 @@ func runDev(ctx context.Context, app *App, cfg DevConfig) (err error) {
 			Brokers: reg.Brokers, DataDir: filepath.Join(dataDir, reg.Name, "server"),
 			ServerID: "dev-" + reg.Name, AdminTopic: "_rialto_admin", HTTPAddr: addr,
 			ReplicationFactor: 1, SessionTimeout: 6 * time.Second,
-			Logger: log.With("part", "server", "region", reg.Name),
+			// The brokers get new ports on each start: versions created
+			// before a restart recorded the old ones.
+			Regions: regions,
+			Logger:  log.With("part", "server", "region", reg.Name),
 		})
 		if err != nil {
 			if strings.Contains(err.Error(), "address already in use") {

@@ -148,8 +148,12 @@ func TestDevTwoRegionsJSONAndStateSurvives(t *testing.T) {
 	}
 
 	// A topic created in region 2 is there after dev restarts on the same
-	// data dir.
+	// data dir, and so is a store, which keeps taking nearline writes in
+	// both regions (its version recorded the brokers' old ports).
 	createTopic(t, st.Regions[1].Kafka, "survivor")
+	const schema = `{"type":"record","name":"V","fields":[{"name":"n","type":"long","default":0}]}`
+	mustRun(t, st.Controller, "store", "create", "--name", "kept", "--key-schema", "string", "--value-schema", schema, "--active-active")
+	mustRun(t, st.Controller, "write", "put", "--store", "kept", "--key", "before", "--value", `{"n":1}`, "--wait")
 	if code := d.stop(t); code != 0 {
 		t.Fatalf("exit code %d; stderr %q", code, d.stderr.String())
 	}
@@ -169,6 +173,19 @@ func TestDevTwoRegionsJSONAndStateSurvives(t *testing.T) {
 	}
 	if !topics.Has("survivor") {
 		t.Fatalf("topic lost across restart; have %v", topics.Names())
+	}
+	for _, region := range []string{"region-1", "region-2"} {
+		mustRun(t, st2.Controller, "write", "put", "--store", "kept", "--key", "after-"+region, "--value", `{"n":2}`,
+			"--region", region, "--wait", "--wait-timeout", "30s")
+	}
+	for _, region := range []string{"region-1", "region-2"} {
+		for _, key := range []string{"before", "after-region-1", "after-region-2"} {
+			var r readOutput
+			out := mustRun(t, st2.Controller, "-o", "json", "read", "get", "--store", "kept", "--key", key, "--region", region)
+			if err := json.Unmarshal([]byte(out), &r); err != nil || !r.Found {
+				t.Errorf("after the restart, %s reads %s in %s (%v)", key, out, region, err)
+			}
+		}
 	}
 }
 
