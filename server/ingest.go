@@ -77,8 +77,22 @@ func (in *ingester) host(ctx context.Context, id storage.PartitionID, topic stri
 // handOver returns the replica for a leader once it has consumed the
 // version topic's topic switch and reached offset until; nil means not yet.
 // The ingester stops consuming the partition when it hands it over.
+//
+// Once queued, a command is always answered (by applyCommands, or by
+// failPending when run stops), so handOver waits for the answer even after
+// ctx ends: the run loop may hand the replica over just as the leader is
+// stopped (a placement rebalance), and a replica dropped then would be
+// neither followed nor led — the partition would stop ingesting for good.
+// Such a replica goes back to follower ingestion.
 func (in *ingester) handOver(ctx context.Context, id storage.PartitionID, topic string, until int64) (*replica, error) {
-	return in.send(ctx, ingestCommand{kind: cmdHandOver, id: id, topic: topic, until: until})
+	r, err := in.send(context.WithoutCancel(ctx), ingestCommand{kind: cmdHandOver, id: id, topic: topic, until: until})
+	if r != nil && ctx.Err() != nil {
+		if aerr := in.adopt(context.WithoutCancel(ctx), id, topic, r.stats); aerr != nil {
+			return nil, errors.Join(ctx.Err(), aerr)
+		}
+		return nil, ctx.Err()
+	}
+	return r, err
 }
 
 // adopt makes a partition a follower again, from its committed checkpoint.
