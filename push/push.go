@@ -57,8 +57,8 @@ type Progress struct {
 	// Bytes of input consumed, of TotalBytes (0 when unknown).
 	Bytes      int64
 	TotalBytes int64
-	// Phase is "training" (a zstd dictionary), "writing", "end-of-push" or
-	// "done".
+	// Phase is "validating" (a first pass over a file), "training" (a zstd
+	// dictionary), "writing", "end-of-push" or "done".
 	Phase string
 }
 
@@ -77,6 +77,7 @@ type options struct {
 	pushID       string
 	sorted       bool
 	keepOnFailed bool
+	noPrepass    bool
 }
 
 func defaultOptions() options {
@@ -86,6 +87,16 @@ func defaultOptions() options {
 		dictSize: DefaultDictionarySize,
 	}
 }
+
+// ValidateFirst (default true) reads an input that can be read twice (a
+// file, anything with Seek) once before the push creates anything, so a
+// bad record fails the push with its line and changes nothing: no version
+// number is used up, no start-of-incremental-push is left without its
+// end. It costs a second parse of the input (roughly a quarter of a
+// push's time on ~100-B records). An input that cannot be rewound
+// (standard input, a pipe) is validated as it is written, and a bad
+// record then kills the version it was going into.
+func ValidateFirst(b bool) Opt { return func(o *options) { o.noPrepass = !b } }
 
 // OnProgress calls fn with the push's progress at most every
 // ProgressInterval and once at the end of each phase (default: none). fn
@@ -240,6 +251,37 @@ type job struct {
 	prog   Progress
 	lastPg time.Time
 	start  time.Time
+}
+
+// prepass validates every record of in before anything is created, when
+// in can be rewound (see ValidateFirst), and rewinds it.
+func prepass(in Input, keySchema, valueSchema avro.Schema, o options) error {
+	sk, ok := in.Reader.(io.Seeker)
+	if !ok || o.noPrepass {
+		return nil
+	}
+	start, err := sk.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil // not seekable after all (a pipe behind an *os.File)
+	}
+	j, err := newJob(in, keySchema, valueSchema, o)
+	if err != nil {
+		return err
+	}
+	for {
+		if _, err := j.src.next(); err == io.EOF {
+			break
+		} else if err != nil {
+			return err
+		}
+		j.prog.Records++
+		j.report("validating", false)
+	}
+	j.report("validating", true)
+	if _, err := sk.Seek(start, io.SeekStart); err != nil {
+		return fmt.Errorf("push: rewinding %s after validating it: %w", in.Name, err)
+	}
+	return nil
 }
 
 func newJob(in Input, keySchema, valueSchema avro.Schema, o options) (*job, error) {
@@ -556,8 +598,10 @@ func regionBrokers(ctx context.Context, ctl Controller, o *options) ([]string, [
 // controller for the version (with a dictionary trained on the first
 // records when the store compresses with zstd-dict), writes start-of-push,
 // the records and end-of-push into the version topic, and tells the
-// controller end-of-push was written. On any failure after the version was
-// created — a bad record, a failed write, a cancelled context — it writes
+// controller end-of-push was written. A file input is validated first
+// (ValidateFirst): a bad record then fails the push before a version
+// exists. On any failure after the version was created — a bad record of
+// a stream, a failed write, a cancelled context — it writes
 // no end-of-push and kills the version, so nothing of a failed push ever
 // becomes current; the error returned is the push's (a failed kill is
 // joined to it).
@@ -580,6 +624,9 @@ func Full(ctx context.Context, ctl Controller, store string, in Input, opts ...O
 	brokers, others, err := regionBrokers(ctx, ctl, &o)
 	if err != nil {
 		return Result{}, err
+	}
+	if err := prepass(in, key, value, o); err != nil {
+		return Result{Store: store}, err
 	}
 	j, err := newJob(in, key, value, o)
 	if err != nil {
@@ -642,9 +689,10 @@ func Full(ctx context.Context, ctl Controller, store string, in Input, opts ...O
 // Incremental runs an incremental push of in into store: the records go
 // to the store's RT topic between start- and end-of-incremental-push, and
 // the leaders apply them to every live version (current, backup and
-// future). A failed incremental push writes no end-of-incremental-push;
-// the records written before the failure stay applied (they are ordinary
-// nearline writes).
+// future). A file input is validated first (ValidateFirst), so a bad
+// record writes nothing. A failed incremental push writes no
+// end-of-incremental-push; the records written before the failure stay
+// applied (they are ordinary nearline writes).
 func Incremental(ctx context.Context, ctl Controller, store string, in Input, opts ...Opt) (Result, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -667,6 +715,9 @@ func Incremental(ctx context.Context, ctl Controller, store string, in Input, op
 	brokers, err := localBrokers(ctx, ctl, &o)
 	if err != nil {
 		return Result{}, err
+	}
+	if err := prepass(in, key, value, o); err != nil {
+		return Result{Store: store, Topic: st.RTTopic}, err
 	}
 	j, err := newJob(in, key, value, o)
 	if err != nil {

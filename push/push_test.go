@@ -215,13 +215,23 @@ func TestFullPushJSONLReadBackExactly(t *testing.T) {
 	jsonl := pushtest.FeatureJSONL(7, n, true, base)
 	var last push.Progress
 	var calls int
+	var phases []string
 	res, err := push.Full(context.Background(), f.cl, "members", jsonlInput(jsonl), push.OnProgress(func(p push.Progress) {
 		calls++
-		if p.Records < last.Records || p.Bytes < last.Bytes {
-			t.Errorf("progress went back: %+v after %+v", p, last)
+		if p.Phase == "validating" && last.Phase == "validating" || p.Phase != "validating" && last.Phase != "validating" {
+			if p.Records < last.Records || p.Bytes < last.Bytes {
+				t.Errorf("progress went back: %+v after %+v", p, last)
+			}
+		}
+		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+			phases = append(phases, p.Phase)
 		}
 		last = p
 	}))
+	// The file is read twice: validated, then written.
+	if want := []string{"validating", "writing", "end-of-push", "done"}; !slices.Equal(phases, want) {
+		t.Errorf("phases %v, want %v", phases, want)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,12 +272,55 @@ func TestFullPushJSONLReadBackExactly(t *testing.T) {
 	}
 }
 
+// TestMalformedLineChangesNothing: a file (an input that can be read
+// twice) is validated before the push creates anything, so a bad line
+// fails a full or an incremental push without a version or an RT record.
+func TestMalformedLineChangesNothing(t *testing.T) {
+	f := newFixture(t, "none")
+	lines := strings.Split(strings.TrimSpace(pushtest.FeatureJSONL(1, 50, false, 0)), "\n")
+	lines[36] = `{"key":"member-36","value":{"member_industry_category":"X","pymk_score_bucket":"high"}}`
+	jsonl := strings.Join(lines, "\n") + "\n"
+	for _, incremental := range []bool{false, true} {
+		run := push.Full
+		if incremental {
+			run = push.Incremental
+		}
+		var phases []string
+		_, err := run(context.Background(), f.cl, "members", jsonlInput(jsonl), push.OnProgress(func(p push.Progress) {
+			if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+				phases = append(phases, p.Phase)
+			}
+		}))
+		var re *push.RecordError
+		if !errors.As(err, &re) || re.Line != 37 || !strings.Contains(err.Error(), "pymk_score_bucket") || strings.Contains(err.Error(), "killed") {
+			t.Fatalf("incremental=%v: error %v, want a RecordError at line 37 and nothing killed", incremental, err)
+		}
+		if !slices.Equal(phases, []string{"validating"}) {
+			t.Errorf("incremental=%v: phases %v, want only validating", incremental, phases)
+		}
+	}
+	for _, c := range f.ctl.Calls() {
+		if strings.HasPrefix(c, "POST ") {
+			t.Errorf("the controller was asked to change something: %s", c)
+		}
+	}
+	if _, ok := f.ctl.Version(1); ok {
+		t.Error("a version was created")
+	}
+	if puts, controls := envelopes(t, f.env, f.rt); len(puts)+len(controls) != 0 {
+		t.Errorf("the RT topic holds %d puts and control messages %v", len(puts), controls)
+	}
+}
+
+// TestMalformedLineKillsVersion: a stream (an input that cannot be read
+// twice) is validated as it is written; a bad line kills the version.
 func TestMalformedLineKillsVersion(t *testing.T) {
 	f := newFixture(t, "none")
 	lines := strings.Split(strings.TrimSpace(pushtest.FeatureJSONL(1, 50, false, 0)), "\n")
 	lines[36] = `{"key":"member-36","value":{"member_industry_category":"X","pymk_score_bucket":"high"}}`
 	jsonl := strings.Join(lines, "\n") + "\n"
-	_, err := push.Full(context.Background(), f.cl, "members", jsonlInput(jsonl))
+	stream := push.Input{Reader: struct{ io.Reader }{strings.NewReader(jsonl)}, Name: "members.jsonl"}
+	_, err := push.Full(context.Background(), f.cl, "members", stream)
 	var re *push.RecordError
 	if !errors.As(err, &re) || re.Line != 37 || !errors.Is(err, push.ErrBadRecord) {
 		t.Fatalf("error %v, want a RecordError at line 37", err)
@@ -468,9 +521,10 @@ func TestWaitUntilCurrent(t *testing.T) {
 	if err := push.Wait(ctx, f.cl, "members", res.Version, 10*time.Millisecond, nil); err != nil {
 		t.Fatal(err)
 	}
-	// A killed version fails the wait.
+	// A killed version fails the wait (a stream: a file would be refused
+	// before a version exists).
 	lines := "{\"key\":\"a\"}\n"
-	if _, err := push.Full(ctx, f.cl, "members", jsonlInput(lines)); err == nil {
+	if _, err := push.Full(ctx, f.cl, "members", push.Input{Reader: struct{ io.Reader }{strings.NewReader(lines)}}); err == nil {
 		t.Fatal("a line without value pushed")
 	}
 	if err := push.Wait(ctx, f.cl, "members", 2, 10*time.Millisecond, nil); !errors.Is(err, push.ErrVersionFailed) {

@@ -273,6 +273,11 @@ func renderPush(p push.Progress, elapsed time.Duration) string {
 	switch p.Phase {
 	case "training":
 		return "training a zstd dictionary on the first records…"
+	case "validating":
+		if p.TotalBytes > 0 {
+			return fmt.Sprintf("validating   %d records  %s / %s", p.Records, byteSize(p.Bytes), byteSize(p.TotalBytes))
+		}
+		return fmt.Sprintf("validating   %d records  %s", p.Records, byteSize(p.Bytes))
 	case "end-of-push", "done":
 		return fmt.Sprintf("%-12s %d records (%s)%s", p.Phase, p.Records, byteSize(p.Bytes), rate)
 	}
