@@ -32,6 +32,7 @@
 // start-of-push) time minus the store's rewind; the leaders replay the RT
 // buffer; when every partition is ready the controller swaps: N+1 becomes
 // current, N a backup that keeps applying nearline writes, and versions
-// beyond VersionsToKeep are retired and their topics deleted. Rollback
-// makes the newest backup current again.
+// beyond VersionsToKeep are retired and their topics deleted (versions
+// rolled back from first). Rollback makes the newest backup older than the
+// current version current again (swap brings a rolled-back one back).
 package controller

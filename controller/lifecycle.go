@@ -1,10 +1,12 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -543,13 +545,24 @@ func (c *Controller) Swap(ctx context.Context, name string, to int32) (api.Store
 	return s, err
 }
 
-// Rollback makes the newest backup current; the version it replaces stays
-// as a backup marked rolled-back (it can be swapped back).
+// Rollback makes the newest backup older than the current version
+// current, preferring one that was not itself rolled back from; the
+// version it replaces stays as a backup marked rolled-back (swap can bring
+// it back).
 func (c *Controller) Rollback(ctx context.Context, name string) (api.Store, error) {
 	return c.changeStore(ctx, name, func(s *api.Store) error {
 		var newest *api.Version
+		better := func(v *api.Version) bool {
+			if newest == nil {
+				return true
+			}
+			if (v.Status == api.StatusRolledBack) != (newest.Status == api.StatusRolledBack) {
+				return newest.Status == api.StatusRolledBack
+			}
+			return v.Number > newest.Number
+		}
 		for i := range s.Versions {
-			if v := &s.Versions[i]; v.Role == api.RoleBackup && (newest == nil || v.Number > newest.Number) {
+			if v := &s.Versions[i]; v.Role == api.RoleBackup && v.Number < s.CurrentVersion && better(v) {
 				newest = v
 			}
 		}
@@ -576,16 +589,27 @@ func (c *Controller) makeCurrent(s *api.Store, to int32, oldStatus string) []str
 		}
 	}
 	s.CurrentVersion = to
-	// Keep the current version and the newest VersionsToKeep-1 backups.
-	var retired []string
-	backups := 0
-	for i := len(s.Versions) - 1; i >= 0; i-- {
-		v := &s.Versions[i]
-		if v.Role != api.RoleBackup {
-			continue
+	// Keep the current version and the newest VersionsToKeep-1 backups,
+	// those rolled back from last: after a rollback, the next push must
+	// not retire the good version in favour of the bad one.
+	var backups []*api.Version
+	for i := range s.Versions {
+		if v := &s.Versions[i]; v.Role == api.RoleBackup {
+			backups = append(backups, v)
 		}
-		backups++
-		if backups > s.Config.VersionsToKeep-1 {
+	}
+	slices.SortFunc(backups, func(a, b *api.Version) int {
+		if ra, rb := a.Status == api.StatusRolledBack, b.Status == api.StatusRolledBack; ra != rb {
+			if ra {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(b.Number, a.Number)
+	})
+	var retired []string
+	for i, v := range backups {
+		if i >= s.Config.VersionsToKeep-1 {
 			v.Role = api.RoleRetired
 			retired = append(retired, v.Topic)
 		}

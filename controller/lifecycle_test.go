@@ -932,3 +932,44 @@ func TestIncrementalPushReadBack(t *testing.T) {
 	c.waitServing(t, store, 0, d3.merge(inc), "version 3 after its replay")
 	c.waitServing(t, store, 2, d2.merge(inc), "version 2, now the backup")
 }
+
+// TestRollbackThenPush: after a rollback from a bad version, the next push
+// keeps the good version as its backup and retires the bad one, so the
+// next rollback returns to the good data; a rollback never goes forward
+// to a version rolled back from.
+func TestRollbackThenPush(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	store := c.create(t, "rollback-push", nil).Name
+	data := map[int32]dataset{}
+	for _, n := range []int32{2, 3} {
+		data[n] = pushData(n, 6)
+		if got := c.pushFull(t, store, data[n]); got != n {
+			t.Fatalf("push made version %d, want %d", got, n)
+		}
+	}
+	s, err := c.cl.Rollback(ctx, store) // v3 was bad
+	if err != nil || s.CurrentVersion != 2 {
+		t.Fatalf("rollback: current %d, %v; want 2", s.CurrentVersion, err)
+	}
+	if got, want := roles(s), "1:online/retired 2:online/current 3:rolled-back/backup"; got != want {
+		t.Fatalf("after the rollback: %s, want %s", got, want)
+	}
+	if _, err := c.cl.Rollback(ctx, store); httpStatus(err) != 409 {
+		t.Fatalf("a second rollback with only the rolled-back v3 newer: %v, want 409", err)
+	}
+
+	data[4] = pushData(4, 6)
+	if got := c.pushFull(t, store, data[4]); got != 4 {
+		t.Fatalf("push made version %d, want 4", got)
+	}
+	s, _ = c.cl.Store(ctx, store)
+	if got, want := roles(s), "1:online/retired 2:online/backup 3:rolled-back/retired 4:online/current"; got != want {
+		t.Fatalf("after pushing v4: %s, want %s", got, want)
+	}
+	if s, err = c.cl.Rollback(ctx, store); err != nil || s.CurrentVersion != 2 {
+		t.Fatalf("rollback after v4: current %d, %v; want 2", s.CurrentVersion, err)
+	}
+	c.waitCurrent(t, store, 2)
+	c.waitServing(t, store, 0, data[2], "the good version after the second rollback")
+}

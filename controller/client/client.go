@@ -200,7 +200,8 @@ func (c *Client) Swap(ctx context.Context, store string, to int32) (api.Store, e
 	return out, c.do(ctx, http.MethodPost, storePath(store, "swap"), api.SwapRequest{To: to}, &out)
 }
 
-// Rollback makes the newest backup current again.
+// Rollback makes the newest backup older than the current version current
+// again.
 func (c *Client) Rollback(ctx context.Context, store string) (api.Store, error) {
 	var out api.Store
 	return out, c.do(ctx, http.MethodPost, storePath(store, "rollback"), nil, &out)

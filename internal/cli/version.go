@@ -108,9 +108,12 @@ func newVersionRollbackCmd(app *App) *cobra.Command {
 	var store string
 	cmd := &cobra.Command{
 		Use:   "rollback --store STORE",
-		Short: "Make the newest backup version current again",
-		Long: `Roll back: the newest backup version becomes current again. Backups of
-hybrid stores kept applying nearline writes, so the data is fresh.`,
+		Short: "Make the newest older backup version current again",
+		Long: `Roll back: the newest backup older than the current version becomes
+current again (one not rolled back from, when there is one). Backups of
+hybrid stores kept applying nearline writes, so the data is fresh. The
+version rolled back from stays a backup (swap --to brings it back) and is
+the first to retire when a later push exceeds --versions-to-keep.`,
 		Example: "  rialto version rollback --store members",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
