@@ -615,9 +615,9 @@ func TestIngestionFailurePutsVersionInError(t *testing.T) {
 		t.Errorf("version 1 after the failure: %s %s, want online and current", v1.Status, v1.Role)
 	}
 	waitFor(t, 30*time.Second, "the failed version's topic to be deleted", func() bool { return !foTopicExists(t, adm, v2.Topic) })
-	// Often ~10s: the server's leader of the version's healthy partition
+	// Up to ~3s: the server's leader of the version's healthy partition
 	// closes its version-topic writer, whose records to the deleted topic
-	// wait out the close's 10s timeout (server/leader.go).
+	// wait out the close's bound (server/leader.go).
 	waitFor(t, 30*time.Second, "the server to drop the failed version", func() bool {
 		for _, p := range c.srv.Status() {
 			if p.Store == store && p.Version == 2 {

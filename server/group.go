@@ -264,7 +264,7 @@ func (s *Server) reconcile(ctx context.Context) {
 
 // Unhost stops ingesting a partition and deletes its data.
 func (s *Server) Unhost(ctx context.Context, id storage.PartitionID) error {
-	s.Unlead(id.Store, id.Version, id.Partition)
+	s.unlead(id.Store, id.Version, id.Partition, true)
 	s.mu.Lock()
 	hv := s.versions[versionKey{id.Store, id.Version}]
 	var topic string

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -40,6 +41,8 @@ type leaderTask struct {
 	merger merger
 	term   int64
 	log    *slog.Logger
+	// discard is set when the partition is being dropped (leaderHandle).
+	discard *atomic.Bool
 }
 
 type rtBatch struct {
@@ -72,7 +75,17 @@ func (l *leaderTask) run(ctx context.Context) error {
 		return fmt.Errorf("leader %s: version topic writer: %w", l.id, err)
 	}
 	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// End the open segments, so the next leader's followers see
+		// them final; not for a partition being dropped. On a healthy
+		// cluster this takes milliseconds; the bound keeps a leader of a
+		// deleted topic (whose version was just retired, before the plan
+		// says so) from holding up the rebalance that stopped it. A
+		// segment left open costs only DIV noise.
+		wait := 3 * time.Second
+		if l.discard != nil && l.discard.Load() {
+			wait = 0
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
 		vtw.Close(cctx)
 	}()

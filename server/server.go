@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hamba/avro/v2"
@@ -229,11 +230,21 @@ type leaderHandle struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	placed bool // started by the placement plan (reconcile), not by Lead
+	// discard is set when the partition's data is being dropped: the
+	// leader then does not wait to end its version-topic segments (the
+	// topic may be gone, and the wait held up every other hosting change).
+	discard atomic.Bool
 }
 
 func (h *leaderHandle) stop() {
 	h.cancel()
 	<-h.done
+}
+
+// stopDiscarding stops a leader whose partition is being dropped.
+func (h *leaderHandle) stopDiscarding() {
+	h.discard.Store(true)
+	h.stop()
 }
 
 // secureKafka puts the options of cfg.Kafka before cfg.KafkaOpts, so
@@ -426,7 +437,8 @@ func (s *Server) lead(store string, version, partition int32, placed bool) error
 	h := &leaderHandle{cancel: cancel, done: make(chan struct{}), placed: placed}
 	hv.leaders[partition] = h
 	id := storage.PartitionID{Store: store, Version: version, Partition: partition}
-	task := &leaderTask{s: s, spec: hv.spec, id: id, stats: hv.parts[partition], merger: m, log: s.log.With("partition", id.String(), "role", "leader")}
+	task := &leaderTask{s: s, spec: hv.spec, id: id, stats: hv.parts[partition], merger: m, discard: &h.discard,
+		log: s.log.With("partition", id.String(), "role", "leader")}
 	s.tasks.Add(1)
 	go func() {
 		defer s.tasks.Done()
@@ -448,6 +460,12 @@ func (s *Server) lead(store string, version, partition int32, placed bool) error
 // Unlead makes the partition a follower again; it returns once the leader
 // has stopped and handed the partition back.
 func (s *Server) Unlead(store string, version, partition int32) {
+	s.unlead(store, version, partition, false)
+}
+
+// unlead is Unlead; discard tells the leader the partition's data is being
+// dropped.
+func (s *Server) unlead(store string, version, partition int32, discard bool) {
 	s.mu.Lock()
 	var h *leaderHandle
 	if hv := s.versions[versionKey{store, version}]; hv != nil {
@@ -455,7 +473,10 @@ func (s *Server) Unlead(store string, version, partition int32) {
 		delete(hv.leaders, partition)
 	}
 	s.mu.Unlock()
-	if h != nil {
+	switch {
+	case h != nil && discard:
+		h.stopDiscarding()
+	case h != nil:
 		h.stop()
 	}
 }
@@ -500,7 +521,7 @@ func (s *Server) DropVersion(ctx context.Context, store string, version int32) e
 	s.mu.Unlock()
 	if hv != nil {
 		for _, h := range hv.leaders {
-			h.stop() // hands the partition back to the ingester, dropped next
+			h.stopDiscarding() // hands the partition back to the ingester, dropped next
 		}
 		for p := range hv.parts {
 			if err := s.in.drop(ctx, storage.PartitionID{Store: store, Version: version, Partition: p}, hv.spec.Topic); err != nil {
