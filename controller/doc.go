@@ -12,8 +12,11 @@
 //  1. A change the API acknowledged is in the admin log of every region.
 //  2. Only the elected controller of the region (the member of the
 //     controller group that is assigned the admin topic's partition)
-//     changes metadata; the others follow the log and answer writes with
-//     503 and the leader's address when known.
+//     changes metadata; the others follow the log, serve reads of it, and
+//     answer writes with 503 ("not the active one; retry"). Clients retry
+//     against the address they were given (a load balancer over the
+//     region's controllers, or the next one); the standby does not know
+//     the active one's address.
 //  3. A version becomes current only when every partition of it, in every
 //     region, reports ready to serve: end-of-push seen and, for hybrid
 //     stores, the replay lag at or under the store's threshold
