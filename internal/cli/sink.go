@@ -57,12 +57,12 @@ connect-<name> and write their records to a Rialto store through its RT topic.
 The file is Java properties or JSON (Connect's REST form, flat or under
 "config") with Connect's key names (name, topics | topics.regex, tasks.max,
 key.converter, value.converter, errors.*) and Rialto's under rialto.* — see
-package sink/connect and examples/connect. Every problem of the file is
-reported at once before anything starts. Offsets are committed only after
+package sink/connect and examples/04-connect-sink. Every problem of the file
+is reported at once before anything starts. Offsets are committed only after
 the writer acknowledged the records; Ctrl-C drains what was read, commits and
 stops. Metrics (Connect's names, dashes as underscores) are served on
 http://<metrics-addr>/metrics.`,
-		Example: `  rialto sink --config examples/connect/profiles-update.properties
+		Example: `  rialto sink --config examples/04-connect-sink/profiles-put.properties
   rialto sink --config clicks.json --metrics-addr 0.0.0.0:9464
 
   # clicks.properties

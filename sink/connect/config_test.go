@@ -216,25 +216,33 @@ func TestConverters(t *testing.T) {
 	}
 }
 
-// TestExampleConfigsParse: the configs under examples/connect are valid.
+// TestExampleConfigsParse: the configs under examples/04-connect-sink are
+// valid and fit the store its README creates (profile.avsc, partial
+// updates on).
 func TestExampleConfigsParse(t *testing.T) {
-	files, _ := filepath.Glob("../../examples/connect/*.properties")
-	js, _ := filepath.Glob("../../examples/connect/*.json")
+	const dir = "../../examples/04-connect-sink"
+	files, _ := filepath.Glob(dir + "/*.properties")
+	js, _ := filepath.Glob(dir + "/*.json")
 	files = append(files, js...)
 	if len(files) < 3 {
 		t.Fatalf("found %v", files)
 	}
+	schema, err := avro.ParseFiles(dir + "/profile.avsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := Store{Name: "example_connect", KeySchema: avro.MustParse(`"string"`), ValueSchema: schema, ValueSchemaID: 1, UpdateSchemaID: 1}
 	for _, f := range files {
 		cfg, err := LoadFile(f)
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
-		if cfg.ValueConverter.Kind == ConverterAvro {
-			st := storeFor(t, true)
-			if _, err := NewMapper(cfg, st); err != nil {
-				t.Errorf("%s: %v", f, err)
-			}
+		if cfg.Store != st.Name {
+			t.Errorf("%s: rialto.store=%s, want %s (the README's store)", f, cfg.Store, st.Name)
+		}
+		if _, err := NewMapper(cfg, st); err != nil {
+			t.Errorf("%s: %v", f, err)
 		}
 	}
 }
