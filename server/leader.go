@@ -107,10 +107,13 @@ func (l *leaderTask) run(ctx context.Context) error {
 			}
 		}
 		validators[src.Region] = v
-		start := kgo.NewOffset().AfterMilli(ts.RewindStart)
-		if next := r.ck.UpstreamOffset(src.Region, l.id.Partition); next >= 0 {
-			start = kgo.NewOffset().At(next)
+		next := r.ck.UpstreamOffset(src.Region, l.id.Partition)
+		if next < 0 {
+			if next, err = l.rewindOffset(ctx, src, ts.Topic, ts.RewindStart); err != nil {
+				return err
+			}
 		}
+		start := kgo.NewOffset().At(next)
 		cl, err := kgo.NewClient(append([]kgo.Opt{
 			kgo.SeedBrokers(l.s.regionBrokers(src)...),
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{ts.Topic: {l.id.Partition: start}}),
@@ -395,6 +398,48 @@ func (l *leaderTask) applyOne(ctx context.Context, b *leaderBatch, r *replica, v
 	}
 	r.ck.Records++
 	return vtw.PutBytesAsync(ctx, rk.Key, m.schemaID, m.value, ack, opts...)
+}
+
+// rewindOffset is where a leader without a recorded upstream offset starts
+// reading src's RT partition: the first record at or after the rewind
+// start. The end offset is listed before the by-time offset (as
+// replay.ListSource does), so a partition with nothing at or after the
+// rewind start reads from its end as of then. kgo's AfterMilli lists them
+// the other way round: records produced between its two answers were
+// skipped, and a store written to right after its creation lost them
+// (about one run in twenty).
+func (l *leaderTask) rewindOffset(ctx context.Context, src wire.SourceRegion, topic string, rewindStart int64) (int64, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(l.s.regionBrokers(src)...)}, l.s.cfg.KafkaOpts...)...)
+	if err != nil {
+		return 0, fmt.Errorf("leader %s: region %d admin client: %w", l.id, src.Region, err)
+	}
+	defer cl.Close()
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(lctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("leader %s: region %d's RT topic %s: end offsets: %w", l.id, src.Region, topic, err)
+	}
+	end, ok := ends.Lookup(topic, l.id.Partition)
+	if !ok {
+		return 0, fmt.Errorf("leader %s: region %d's RT topic %s has no partition %d", l.id, src.Region, topic, l.id.Partition)
+	}
+	after, err := adm.ListOffsetsAfterMilli(lctx, rewindStart, topic)
+	if err == nil {
+		err = after.Error()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("leader %s: region %d's RT topic %s: offsets after %d ms: %w", l.id, src.Region, topic, rewindStart, err)
+	}
+	at, ok := after.Lookup(topic, l.id.Partition)
+	if !ok || at.Offset < 0 || at.Offset > end.Offset {
+		return end.Offset, nil
+	}
+	return at.Offset, nil
 }
 
 // regionBrokers is where a leader reads source region src: the brokers
