@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/rialtodb/rialto/controller/api"
+	"github.com/rialtodb/rialto/internal/rtoffsets"
 	"github.com/rialtodb/rialto/server"
 )
 
@@ -76,49 +76,17 @@ type Source struct {
 }
 
 // ListSource lists a region's RT topic for a rewind start (ms since the
-// epoch) through kadm: ListOffsetsAfterMilli, ListStartOffsets and
-// ListEndOffsets. Missing topics and partition errors fail.
+// epoch) with rtoffsets.List: the end, the log start, then the rewind
+// start's offset. Missing topics and partition errors fail.
 func ListSource(ctx context.Context, adm *kadm.Client, region string, regionID int32, topic string, rewindStart int64) (Source, error) {
-	s := Source{Region: region, RegionID: regionID, Topic: topic,
-		Start: map[int32]int64{}, LogStart: map[int32]int64{}, End: map[int32]int64{}}
-	fill := func(what string, l kadm.ListedOffsets, err error, into map[int32]int64) error {
-		if err == nil {
-			err = l.Error()
-		}
-		if errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return fmt.Errorf("replay: region %s: RT topic %s does not exist: %w", region, topic, err)
-		}
-		if err != nil {
-			return fmt.Errorf("replay: region %s: %s offsets of %s: %w", region, what, topic, err)
-		}
-		if _, ok := l[topic]; !ok {
-			return fmt.Errorf("replay: region %s: RT topic %s does not exist", region, topic)
-		}
-		l.Each(func(o kadm.ListedOffset) { into[o.Partition] = o.Offset })
-		return nil
+	l, err := rtoffsets.List(ctx, adm, topic, rewindStart)
+	if errors.Is(err, rtoffsets.ErrNoTopic) {
+		return Source{}, fmt.Errorf("replay: region %s: RT %w", region, err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err := fill("end", ends, err, s.End); err != nil {
-		return s, err
+	if err != nil {
+		return Source{}, fmt.Errorf("replay: region %s: %w", region, err)
 	}
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err := fill("log-start", starts, err, s.LogStart); err != nil {
-		return s, err
-	}
-	after, err := adm.ListOffsetsAfterMilli(ctx, rewindStart, topic)
-	if err := fill("rewind-start", after, err, s.Start); err != nil {
-		return s, err
-	}
-	for p, o := range s.Start {
-		// No record at or after the rewind start: kadm answers the end
-		// (or -1 from a broker that found none); the end was listed
-		// first, so clamp into [log start, end] as of that listing.
-		if o < 0 || o > s.End[p] {
-			s.Start[p] = s.End[p]
-		}
-		s.Start[p] = max(s.Start[p], s.LogStart[p])
-	}
-	return s, nil
+	return Source{Region: region, RegionID: regionID, Topic: topic, Start: l.Start, LogStart: l.LogStart, End: l.End}, nil
 }
 
 // Available reports whether an RT partition still holds everything from

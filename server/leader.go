@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rialtodb/rialto/div"
+	"github.com/rialtodb/rialto/internal/rtoffsets"
 	"github.com/rialtodb/rialto/internal/valuecomp"
 	"github.com/rialtodb/rialto/internal/wire"
 	"github.com/rialtodb/rialto/server/storage"
@@ -402,12 +403,9 @@ func (l *leaderTask) applyOne(ctx context.Context, b *leaderBatch, r *replica, v
 
 // rewindOffset is where a leader without a recorded upstream offset starts
 // reading src's RT partition: the first record at or after the rewind
-// start. The end offset is listed before the by-time offset (as
-// replay.ListSource does), so a partition with nothing at or after the
-// rewind start reads from its end as of then. kgo's AfterMilli lists them
-// the other way round: records produced between its two answers were
-// skipped, and a store written to right after its creation lost them
-// (about one run in twenty).
+// start, listed as the replay planner lists it (rtoffsets: the end first,
+// so no record produced while listing is skipped, which kgo's AfterMilli
+// did to a store written to right after its creation).
 func (l *leaderTask) rewindOffset(ctx context.Context, src wire.SourceRegion, topic string, rewindStart int64) (int64, error) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(l.s.regionBrokers(src)...)}, l.s.cfg.KafkaOpts...)...)
 	if err != nil {
@@ -416,30 +414,15 @@ func (l *leaderTask) rewindOffset(ctx context.Context, src wire.SourceRegion, to
 	defer cl.Close()
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	adm := kadm.NewClient(cl)
-	ends, err := adm.ListEndOffsets(lctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	listed, err := rtoffsets.List(lctx, kadm.NewClient(cl), topic, rewindStart)
 	if err != nil {
-		return 0, fmt.Errorf("leader %s: region %d's RT topic %s: end offsets: %w", l.id, src.Region, topic, err)
+		return 0, fmt.Errorf("leader %s: region %d's RT %w", l.id, src.Region, err)
 	}
-	end, ok := ends.Lookup(topic, l.id.Partition)
+	off, ok := listed.Start[l.id.Partition]
 	if !ok {
 		return 0, fmt.Errorf("leader %s: region %d's RT topic %s has no partition %d", l.id, src.Region, topic, l.id.Partition)
 	}
-	after, err := adm.ListOffsetsAfterMilli(lctx, rewindStart, topic)
-	if err == nil {
-		err = after.Error()
-	}
-	if err != nil {
-		return 0, fmt.Errorf("leader %s: region %d's RT topic %s: offsets after %d ms: %w", l.id, src.Region, topic, rewindStart, err)
-	}
-	at, ok := after.Lookup(topic, l.id.Partition)
-	if !ok || at.Offset < 0 || at.Offset > end.Offset {
-		return end.Offset, nil
-	}
-	return at.Offset, nil
+	return off, nil
 }
 
 // regionBrokers is where a leader reads source region src: the brokers

@@ -54,17 +54,13 @@ func (s *storeSchemas) update(st api.Store) error {
 	return nil
 }
 
-// errUnknownSchema is returned for a schema id the server has not seen
-// registered.
-var errUnknownSchema = errors.New("unknown value schema id")
-
 func (s *storeSchemas) ValueSchema(id int32) (avro.Schema, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if sch := s.byID[id]; sch != nil {
 		return sch, nil
 	}
-	return nil, fmt.Errorf("server: %w %d", errUnknownSchema, id)
+	return nil, fmt.Errorf("server: unknown value schema id %d", id)
 }
 
 func (s *storeSchemas) SupersetID() int32 {
