@@ -551,25 +551,16 @@ func (c *Controller) Swap(ctx context.Context, name string, to int32) (api.Store
 // it back).
 func (c *Controller) Rollback(ctx context.Context, name string) (api.Store, error) {
 	return c.changeStore(ctx, name, func(s *api.Store) error {
-		var newest *api.Version
-		better := func(v *api.Version) bool {
-			if newest == nil {
-				return true
-			}
-			if (v.Status == api.StatusRolledBack) != (newest.Status == api.StatusRolledBack) {
-				return newest.Status == api.StatusRolledBack
-			}
-			return v.Number > newest.Number
-		}
+		var older []*api.Version
 		for i := range s.Versions {
-			if v := &s.Versions[i]; v.Role == api.RoleBackup && v.Number < s.CurrentVersion && better(v) {
-				newest = v
+			if v := &s.Versions[i]; v.Role == api.RoleBackup && v.Number < s.CurrentVersion {
+				older = append(older, v)
 			}
 		}
-		if newest == nil {
+		if len(older) == 0 {
 			return errorf(http.StatusConflict, "store %q has no backup version to roll back to", name)
 		}
-		c.makeCurrent(s, newest.Number, api.StatusRolledBack)
+		c.makeCurrent(s, slices.MinFunc(older, backupOrder).Number, api.StatusRolledBack)
 		return nil
 	})
 }
@@ -598,15 +589,7 @@ func (c *Controller) makeCurrent(s *api.Store, to int32, oldStatus string) []str
 			backups = append(backups, v)
 		}
 	}
-	slices.SortFunc(backups, func(a, b *api.Version) int {
-		if ra, rb := a.Status == api.StatusRolledBack, b.Status == api.StatusRolledBack; ra != rb {
-			if ra {
-				return 1
-			}
-			return -1
-		}
-		return cmp.Compare(b.Number, a.Number)
-	})
+	slices.SortFunc(backups, backupOrder)
 	var retired []string
 	for i, v := range backups {
 		if i >= s.Config.VersionsToKeep-1 {
@@ -615,6 +598,18 @@ func (c *Controller) makeCurrent(s *api.Store, to int32, oldStatus string) []str
 		}
 	}
 	return retired
+}
+
+// backupOrder ranks backups by how much they are worth keeping and
+// rolling back to: those not rolled back from first, then the newest.
+func backupOrder(a, b *api.Version) int {
+	if ra, rb := a.Status == api.StatusRolledBack, b.Status == api.StatusRolledBack; ra != rb {
+		if ra {
+			return 1
+		}
+		return -1
+	}
+	return cmp.Compare(b.Number, a.Number)
 }
 
 // ReplayPlan is the dry run of the next replay of a hybrid store: per RT

@@ -92,8 +92,7 @@ func defaultOptions() options {
 // file, anything with Seek) once before the push creates anything, so a
 // bad record fails the push with its line and changes nothing: no version
 // number is used up, no start-of-incremental-push is left without its
-// end. It costs a second parse of the input (roughly a quarter of a
-// push's time on ~100-B records). An input that cannot be rewound
+// end. It costs a second parse of the input. An input that cannot be rewound
 // (standard input, a pipe) is validated as it is written, and a bad
 // record then kills the version it was going into.
 func ValidateFirst(b bool) Opt { return func(o *options) { o.noPrepass = !b } }

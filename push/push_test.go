@@ -344,6 +344,15 @@ func TestMalformedLineKillsVersion(t *testing.T) {
 		}
 	}
 
+	// ValidateFirst(false) makes a file behave like the stream.
+	if _, err := push.Full(context.Background(), f.cl, "members", jsonlInput(jsonl), push.ValidateFirst(false)); !errors.As(err, &re) ||
+		!strings.Contains(err.Error(), "version 2 of members killed") {
+		t.Fatalf("a file without the first pass: %v, want version 2 killed at line 37", err)
+	}
+	if v, _ := f.ctl.Version(2); v.Status != api.StatusKilled {
+		t.Fatalf("version 2 is %s, want killed", v.Status)
+	}
+
 	// A store that does not exist creates nothing.
 	if _, err := push.Full(context.Background(), f.cl, "nope", jsonlInput(jsonl)); !client.NotFound(err) {
 		t.Fatalf("push to a missing store: %v", err)
