@@ -271,19 +271,6 @@ func shBlockCommands(md string) []string {
 		}
 		block, rest, _ := strings.Cut(after, "```")
 		md = rest
-		var cur strings.Builder
-		for _, line := range strings.Split(block, "\n") {
-			trimmed := strings.TrimSpace(line)
-			if cur.Len() == 0 && (trimmed == "" || strings.HasPrefix(trimmed, "#")) {
-				continue
-			}
-			if c, ok := strings.CutSuffix(trimmed, `\`); ok {
-				cur.WriteString(c + " ")
-				continue
-			}
-			cur.WriteString(trimmed)
-			cmds = append(cmds, cur.String())
-			cur.Reset()
-		}
+		cmds = append(cmds, shCommands(block)...)
 	}
 }

@@ -66,6 +66,12 @@ func quickstartCommands(readme string) ([]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("unterminated ```sh block")
 	}
+	return shCommands(block), nil
+}
+
+// shCommands returns the command lines of a shell block: comments and
+// blank lines dropped, backslash continuations joined.
+func shCommands(block string) []string {
 	var cmds []string
 	var cur strings.Builder
 	for _, line := range strings.Split(block, "\n") {
@@ -81,7 +87,7 @@ func quickstartCommands(readme string) ([]string, error) {
 		cmds = append(cmds, cur.String())
 		cur.Reset()
 	}
-	return cmds, nil
+	return cmds
 }
 
 // shellWords splits a command line the way sh does for the quoting the
