@@ -184,6 +184,14 @@ func (c *Controller) catchUp(ctx context.Context) error {
 	return nil
 }
 
+// resign stops leading when the admin topic's partition is among those
+// taken away.
+func (c *Controller) resign(taken map[string][]int32) {
+	if len(taken[c.cfg.AdminTopic]) > 0 {
+		c.leader.Store(false)
+	}
+}
+
 // elect joins the controller group; the member assigned the admin topic's
 // partition leads. It waits for the admin log replay, and then for every
 // record written until it was elected, before leading.
@@ -208,8 +216,12 @@ func (c *Controller) elect(ctx context.Context) error {
 				c.log.Info("elected the region's active controller")
 			}
 		}),
-		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { c.leader.Store(false) }),
-		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { c.leader.Store(false) }),
+		// franz-go calls these at the end of every group session, with
+		// only the partitions taken away (the default balancer is
+		// cooperative): a standby joining must not unseat the leader, who
+		// keeps the partition and is not told again that it has it.
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { c.resign(m) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { c.resign(m) }),
 	}, c.cfg.KafkaOpts...)...)
 	if err != nil {
 		return err

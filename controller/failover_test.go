@@ -376,6 +376,18 @@ func TestFailoverToStandbyController(t *testing.T) {
 		got, err := standby.cl.Stores(ctx)
 		return err == nil && reflect.DeepEqual(got, before)
 	})
+	// Once the standby's join has rebalanced the group, the first still
+	// leads: a rebalance that leaves it the admin partition must not
+	// unseat it (it is not told again that it has the partition).
+	groups := foAdmin(t, c)
+	waitFor(t, 30*time.Second, "the standby to join the controller group", func() bool {
+		described, err := groups.DescribeGroups(ctx, c.names.group)
+		if err != nil {
+			return false
+		}
+		g := described[c.names.group]
+		return g.Err == nil && g.State == "Stable" && len(g.Members) == 2
+	})
 	if !c.ctl.Leader() || standby.ctl.Leader() {
 		t.Fatalf("active leads %v, standby leads %v: want exactly the first", c.ctl.Leader(), standby.ctl.Leader())
 	}
