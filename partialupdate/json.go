@@ -2,6 +2,7 @@ package partialupdate
 
 import (
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
 	"github.com/rialtodb/rialto/internal/avrox"
@@ -202,6 +203,9 @@ func (u *Update) JSON() ([]byte, error) {
 						g.body = append(g.body, ',')
 					}
 					first = false
+					if !utf8.Valid(e.Key) { // two such keys could become one member
+						return nil, fmt.Errorf("partialupdate: field %q: map key %q is not UTF-8: %w", fi.Name, e.Key, avrox.ErrNoJSON)
+					}
 					g.body = appendJSONString(g.body, string(e.Key))
 					g.body = append(g.body, ':')
 					if g.body, _, err = avrox.AppendJSON(g.body, fi.Elem, e.Value); err != nil {
