@@ -33,6 +33,9 @@ var (
 	// ErrMismatch: an update, stored value and target schema do not belong
 	// together (different value schemas, incompatible field types).
 	ErrMismatch = errors.New("schemas do not match")
+	// ErrNoJSON: the update has no faithful JSON form (it puts a map key
+	// that is not UTF-8: two such keys would become one JSON member).
+	ErrNoJSON = errors.New("update has no JSON form")
 )
 
 // FieldError is an error about one field of the value schema.

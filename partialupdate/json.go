@@ -204,7 +204,7 @@ func (u *Update) JSON() ([]byte, error) {
 					}
 					first = false
 					if !utf8.Valid(e.Key) { // two such keys could become one member
-						return nil, fmt.Errorf("partialupdate: field %q: map key %q is not UTF-8: %w", fi.Name, e.Key, avrox.ErrNoJSON)
+						return nil, fmt.Errorf("partialupdate: field %q: map key %q is not UTF-8: %w", fi.Name, e.Key, ErrNoJSON)
 					}
 					g.body = appendJSONString(g.body, string(e.Key))
 					g.body = append(g.body, ':')

@@ -21,9 +21,6 @@ var (
 	ErrSchema = errors.New("schema mismatch")
 	// ErrValue: a Go or JSON value does not fit the schema.
 	ErrValue = errors.New("value does not fit schema")
-	// ErrNoJSON: the value has no faithful JSON form (a map key that is
-	// not UTF-8: two such keys would become one JSON member).
-	ErrNoJSON = errors.New("value has no JSON form")
 )
 
 // Limits applied to every decode so that garbage input fails fast instead of

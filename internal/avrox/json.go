@@ -343,11 +343,6 @@ func appendJSON(dst []byte, s avro.Schema, b []byte, depth int) ([]byte, int, er
 				dst = append(dst, ',')
 			}
 			first = false
-			if !utf8.Valid(e.Key) {
-				// JSON would replace the bad bytes, and two different
-				// keys could then collide.
-				return dst, 0, fmt.Errorf("map key %q is not UTF-8: %w", e.Key, ErrNoJSON)
-			}
 			dst = appendJSONString(dst, string(e.Key))
 			dst = append(dst, ':')
 			if dst, _, err = appendJSON(dst, s.Values(), e.Value, depth+1); err != nil {
